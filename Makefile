@@ -1,0 +1,45 @@
+# Two commands do all of the set-up: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SYSDEPS := $(VENV)/.system-packages
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-unit bench lint format setup clean
+
+demo: setup
+	$(BIN)/lakehouse demo
+
+test: setup
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: setup
+	$(BIN)/pytest -m unit $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+setup: $(STAMP) $(SYSDEPS)
+
+$(SYSDEPS): scripts/install-system-packages.sh | $(STAMP)
+	scripts/install-system-packages.sh
+	touch $@
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) .lakehouse .pytest_cache bench/results/*.json

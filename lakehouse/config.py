@@ -1,0 +1,141 @@
+"""One typed, validated configuration object, built once and passed down.
+
+``conf/<env>.yaml`` gives the values; ``LAKEHOUSE_HOME`` names the state directory; variables
+named ``LAKEHOUSE__<SECTION>__<KEY>`` override single keys (values parsed as YAML scalars, so
+``false`` and ``8`` keep their types). This is the only module that reads the environment, and it
+reads it only when asked: callers pass ``environ`` (the CLI passes ``os.environ``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from lakehouse.errors import ConfigError
+
+__all__ = ["Config", "SparkConfig", "WarehouseConfig", "load_config"]
+
+Env = Literal["local", "docker", "prod"]
+ENV_PREFIX = "LAKEHOUSE__"
+DEFAULT_CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SparkConfig(_Section):
+    master: str = "local[*]"
+    shuffle_partitions: int = Field(default=8, ge=1)
+    ui_enabled: bool = True
+    driver_memory: str = "4g"
+    log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = "WARN"
+    # Debian's libmariadb-java and libpostgresql-jdbc-java put the drivers here.
+    jars: tuple[str, ...] = (
+        "/usr/share/java/mariadb-java-client.jar",
+        "/usr/share/java/postgresql.jar",
+    )
+    arrow_batch_size: int = Field(default=10_000, ge=1)
+    extra: dict[str, str] = Field(default_factory=dict)
+
+
+class WarehouseConfig(_Section):
+    # Relative paths resolve against the state directory (LAKEHOUSE_HOME).
+    root: str = "warehouse"
+    max_records_per_file: int = Field(default=5_000_000, ge=0)
+    vacuum_retention_hours: int = Field(default=168, ge=0)
+    commit_retries: int = Field(default=5, ge=0)
+    storage_options: dict[str, str] = Field(default_factory=dict)
+
+
+class Config(_Section):
+    env: Env
+    home: Path
+    spark: SparkConfig = SparkConfig()
+    warehouse: WarehouseConfig = WarehouseConfig()
+
+    @property
+    def warehouse_uri(self) -> str:
+        """The warehouse root as a URI or absolute path (object-store URIs pass unchanged)."""
+        root = self.warehouse.root
+        if "://" in root:
+            return root
+        return str((self.home / root).resolve())
+
+
+def load_config(
+    env: str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    conf_dir: Path | None = None,
+) -> Config:
+    """Build the Config for ``env`` (default: ``LAKEHOUSE_ENV`` or ``local``).
+
+    Raises ConfigError naming the file and key for a missing file, an unknown key or a value of
+    the wrong type.
+    """
+    environ = {} if environ is None else environ
+    env = env or environ.get("LAKEHOUSE_ENV", "local")
+    conf_dir = Path(conf_dir or environ.get("LAKEHOUSE_CONF_DIR") or DEFAULT_CONF_DIR)
+    path = conf_dir / f"{env}.yaml"
+    data = _read_yaml(path)
+    data.setdefault("env", env)
+    data["home"] = environ.get("LAKEHOUSE_HOME") or data.get("home") or ".lakehouse"
+    data["home"] = str(Path(data["home"]).expanduser().resolve())
+    for var, value in sorted(environ.items()):
+        if var.startswith(ENV_PREFIX):
+            _apply_override(data, var, value)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_describe(err, path)) from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        known = sorted(p.stem for p in path.parent.glob("*.yaml"))
+        raise ConfigError(
+            f"{path}: configuration file not found; set LAKEHOUSE_ENV to one of {known}"
+        )
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err}); fix the file") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    return data
+
+
+def _apply_override(data: dict[str, Any], var: str, value: str) -> None:
+    keys = [k.lower() for k in var[len(ENV_PREFIX) :].split("__")]
+    fields: Any = Config.model_fields
+    node = data
+    for depth, key in enumerate(keys):
+        if fields is None or key not in fields:
+            raise ConfigError(f"environment variable {var}: no config key {'.'.join(keys)}")
+        last = depth == len(keys) - 1
+        annotation = fields[key].annotation
+        if last:
+            node[key] = yaml.safe_load(value) if value else value
+            if annotation is str:
+                node[key] = value
+            return
+        node = node.setdefault(key, {})
+        model = annotation if isinstance(annotation, type) else None
+        fields = model.model_fields if model and issubclass(model, BaseModel) else None
+
+
+def _describe(err: ValidationError, path: Path) -> str:
+    problems = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"])
+        if e["type"] == "extra_forbidden":
+            problems.append(f"unknown key '{key}'")
+        else:
+            problems.append(f"'{key}': {e['msg']} (got {e.get('input')!r})")
+    overrides = f" or a {ENV_PREFIX}* environment variable"
+    return f"{path}{overrides}: " + "; ".join(problems)

@@ -1,0 +1,24 @@
+"""The Delta table layer: Spark writes and reads the Parquet files, delta-rs commits the log.
+
+    wh = Warehouse.from_config(cfg)
+    orders = wh.create(ORDERS)
+    orders.write(df, mode="replace_where", predicate="order_date = '2024-05-01'")
+    orders.merge(changes, delete_if="op = 'D'")
+    orders.to_spark(spark, version=3, filters=[("order_date", ">=", "2024-05-01")])
+"""
+
+from lakehouse.delta._filters import Filter
+from lakehouse.delta._merge import MergeResult
+from lakehouse.delta.table import AppTransaction, Table, WriteMode, WriteResult
+from lakehouse.delta.warehouse import TableInfo, Warehouse
+
+__all__ = [
+    "AppTransaction",
+    "Filter",
+    "MergeResult",
+    "Table",
+    "TableInfo",
+    "Warehouse",
+    "WriteMode",
+    "WriteResult",
+]

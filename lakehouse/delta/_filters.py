@@ -1,0 +1,107 @@
+"""Read filters: conjunctions of (column, op, value) used for partition pruning and file
+skipping from per-file min/max statistics, then applied to the rows by Spark."""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator
+from collections.abc import Callable, Sequence
+from functools import reduce
+from typing import Any, Literal
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from lakehouse.delta._log import ActiveFile
+from lakehouse.errors import PredicateError
+
+Op = Literal["=", "==", "!=", "<", "<=", ">", ">=", "in", "not in"]
+Filter = tuple[str, Op, Any]
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq,
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def validate(filters: Sequence[Filter], schema: T.StructType, name: str) -> list[Filter]:
+    """Check columns and operators; coerce values to the column's Python type."""
+    types = {f.name: f.dataType for f in schema.fields}
+    checked = []
+    for column, op, value in filters:
+        if column not in types:
+            raise PredicateError(f"{name}: filter on unknown column '{column}' (columns: {sorted(types)})")
+        if op not in _COMPARE and op not in ("in", "not in"):
+            raise PredicateError(f"{name}: filter operator {op!r} on '{column}'; use one of {Op.__args__}")
+        if op in ("in", "not in"):
+            value = [_coerce(v, types[column]) for v in value]
+        else:
+            value = _coerce(value, types[column])
+        checked.append((column, op, value))
+    return checked
+
+
+def _coerce(value: Any, dtype: T.DataType) -> Any:
+    if isinstance(value, str) and isinstance(dtype, T.TimestampType):
+        parsed = dt.datetime.fromisoformat(value)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    if isinstance(value, str) and isinstance(dtype, T.DateType):
+        return dt.date.fromisoformat(value)
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def may_match(filters: Sequence[Filter], file: ActiveFile) -> bool:
+    """False only when the file provably holds no row passing every filter."""
+    return all(_may_match_one(f, file) for f in filters)
+
+
+def _may_match_one(flt: Filter, file: ActiveFile) -> bool:
+    column, op, value = flt
+    try:
+        if column in file.partition:
+            return _row_passes(file.partition[column], op, value)
+        low, high = file.mins.get(column), file.maxs.get(column)
+        if low is None or high is None or op in ("!=", "not in"):
+            return True
+        if op in ("=", "=="):
+            return low <= value <= high
+        if op == "in":
+            return any(low <= v <= high for v in value)
+        if op in ("<", "<="):
+            return _COMPARE[op](low, value)
+        return _COMPARE[op](high, value)
+    except TypeError:  # a statistic of another type than the value: never skip on a guess
+        return True
+
+
+def _row_passes(actual: Any, op: str, value: Any) -> bool:
+    if actual is None:
+        return False  # SQL: a comparison with NULL is not true
+    if op == "in":
+        return actual in value
+    if op == "not in":
+        return actual not in value
+    return _COMPARE[op](actual, value)
+
+
+def to_condition(filters: Sequence[Filter]) -> Column:
+    """The same filters as one Spark condition, applied to the rows that were read."""
+
+    def one(flt: Filter) -> Column:
+        column, op, value = flt
+        col = F.col(column)
+        if op == "in":
+            return col.isin(list(value))
+        if op == "not in":
+            return ~col.isin(list(value))
+        return _COMPARE[op](col, F.lit(value))
+
+    return reduce(operator.and_, (one(f) for f in filters))

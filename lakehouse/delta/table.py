@@ -1,0 +1,319 @@
+"""Table: one Delta table. Spark writes and reads the Parquet files; delta-rs commits the log."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from deltalake import DeltaTable
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from lakehouse.delta import _filters, _log, _maintenance, _merge, _write
+from lakehouse.delta._files import DataFile, Storage, partition_values_from_path
+from lakehouse.delta._filters import Filter
+from lakehouse.delta._merge import MatchedAction, MergeResult, NotMatchedAction
+from lakehouse.errors import PredicateError
+
+__all__ = ["AppTransaction", "Table", "WriteMode", "WriteResult"]
+
+WriteMode = Literal["append", "overwrite", "replace_where"]
+SchemaMode = Literal["strict", "add_columns"]
+
+
+@dataclass(frozen=True)
+class AppTransaction:
+    """Makes a write idempotent: a second write with the same app id and a version not above
+    the last committed one writes nothing (Delta's ``txn`` action)."""
+
+    app_id: str
+    version: int
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    table: str
+    version: int
+    rows_written: int
+    files_added: int
+    files_removed: int
+    skipped: bool = False
+
+
+class Table:
+    """A Delta table addressed by name and URI. Obtain it from ``Warehouse``."""
+
+    def __init__(
+        self,
+        name: str,
+        uri: str,
+        *,
+        storage_options: Mapping[str, str] | None = None,
+        max_records_per_file: int = 5_000_000,
+        commit_retries: int = 5,
+    ) -> None:
+        self.name = name
+        self.uri = uri
+        self._storage = Storage(uri)
+        self._storage_options = dict(storage_options or {})
+        self._max_records_per_file = max_records_per_file
+        self._commit_retries = commit_retries
+
+    def __repr__(self) -> str:
+        return f"Table({self.name!r}, {self.uri!r})"
+
+    # -- state -------------------------------------------------------------------------------
+    def delta(self, *, version: int | None = None, as_of: dt.datetime | None = None) -> DeltaTable:
+        """The delta-rs handle at the latest version, a version, or a UTC timestamp."""
+        return _log.load(
+            self._storage, self.name, version=version, as_of=as_of,
+            storage_options=self._storage_options,
+        )
+
+    @property
+    def version(self) -> int:
+        return self.delta().version()
+
+    @property
+    def schema(self) -> T.StructType:
+        return _log.spark_schema(self.delta())
+
+    @property
+    def partition_columns(self) -> list[str]:
+        return list(self.delta().metadata().partition_columns)
+
+    @property
+    def primary_key(self) -> tuple[str, ...]:
+        key = self.delta().metadata().configuration.get("lakehouse.primaryKey") or ""
+        return tuple(k for k in key.split(",") if k)
+
+    def count(self) -> int:
+        """Row count from the log's per-file statistics (no data read)."""
+        return sum(f.num_records or 0 for f in _log.active_files(self.delta()))
+
+    def history(self, limit: int | None = None) -> list[dict[str, Any]]:
+        return self.delta().history(limit)
+
+    def transaction_version(self, app_id: str) -> int | None:
+        return self.delta().transaction_version(app_id)
+
+    # -- reads -------------------------------------------------------------------------------
+    def to_spark(
+        self,
+        spark: SparkSession,
+        *,
+        version: int | None = None,
+        as_of: dt.datetime | None = None,
+        filters: Sequence[Filter] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> DataFrame:
+        """The table as a DataFrame. Filters prune partitions and skip files by statistics
+        before Spark lists anything, then apply to the rows."""
+        table = self.delta(version=version, as_of=as_of)
+        schema = _log.spark_schema(table)
+        files = _log.active_files(table)
+        checked = _filters.validate(filters or [], schema, self.name)
+        files = [f for f in files if _filters.may_match(checked, f)]
+        frame = self._scan(spark, files, schema, list(table.metadata().partition_columns))
+        if checked:
+            frame = frame.filter(_filters.to_condition(checked))
+        return frame.select(*columns) if columns else frame
+
+    def _scan(
+        self, spark: SparkSession, files: list[_log.ActiveFile], schema: T.StructType,
+        partition_by: list[str],
+    ) -> DataFrame:
+        if not files:
+            return spark.createDataFrame([], schema)
+        paths = [self._storage.spark_path(f.path) for f in files]
+        reader = spark.read.schema(schema)
+        if not partition_by:
+            return reader.parquet(*paths)
+        if all(_hive_layout(f, partition_by) for f in files):
+            # Spark takes partition values from the directories, typed by the given schema,
+            # and puts partition columns last: restore the table's column order.
+            frame = reader.option("basePath", self._storage.spark_path()).parquet(*paths)
+            return frame.select(*schema.fieldNames())
+        return self._scan_by_partition(spark, files, schema, partition_by)
+
+    def _scan_by_partition(
+        self, spark: SparkSession, files: list[_log.ActiveFile], schema: T.StructType,
+        partition_by: list[str],
+    ) -> DataFrame:
+        # Files written by other engines may not sit in k=v directories: read each partition's
+        # files on their own and add its values as literals.
+        data_schema = T.StructType([f for f in schema.fields if f.name not in partition_by])
+        groups: dict[tuple, list[str]] = {}
+        for f in files:
+            key = tuple(f.partition[c] for c in partition_by)
+            groups.setdefault(key, []).append(self._storage.spark_path(f.path))
+        frames = []
+        for key, paths in groups.items():
+            frame = spark.read.schema(data_schema).parquet(*paths)
+            literals = [F.lit(v).cast(schema[c].dataType).alias(c) for c, v in zip(partition_by, key, strict=True)]
+            frames.append(frame.select("*", *literals).select(*schema.fieldNames()))
+        result = frames[0]
+        for frame in frames[1:]:
+            result = result.unionByName(frame)
+        return result
+
+    # -- writes ------------------------------------------------------------------------------
+    def write(
+        self,
+        df: DataFrame,
+        *,
+        mode: WriteMode = "append",
+        predicate: str | None = None,
+        txn: AppTransaction | None = None,
+        schema_mode: SchemaMode = "strict",
+    ) -> WriteResult:
+        """Write ``df`` in one Delta commit.
+
+        ``append`` adds rows; ``overwrite`` replaces every row; ``replace_where`` replaces the
+        rows of the partitions matching ``predicate`` (SQL over partition columns) and
+        requires every new row to match it, so re-running a date replaces only that date.
+        With ``txn``, a retry of an already committed (app id, version) writes nothing.
+        """
+        if (mode == "replace_where") != (predicate is not None):
+            raise PredicateError(f"{self.name}: predicate= goes with mode='replace_where' only")
+        table = self.delta()
+        skipped = self._already_committed(table, txn)
+        if skipped:
+            return skipped
+        schema = _log.spark_schema(table)
+        partition_by = list(table.metadata().partition_columns)
+        aligned, schema = _write.align(
+            df, schema, name=self.name, allow_new_columns=schema_mode == "add_columns"
+        )
+        removes = _log.active_files(table) if mode == "overwrite" else []
+        if mode == "replace_where":
+            removes = self._files_matching(df.sparkSession, predicate, table, schema)
+        return self._stage_and_commit(
+            aligned, table, schema=schema, removes=removes, operation=mode, txn=txn,
+            predicate=predicate,
+        )
+
+    def _already_committed(self, table: DeltaTable, txn: AppTransaction | None) -> WriteResult | None:
+        if txn is None:
+            return None
+        done = table.transaction_version(txn.app_id)
+        if done is None or done < txn.version:
+            return None
+        return WriteResult(self.name, table.version(), 0, 0, 0, skipped=True)
+
+    def _files_matching(
+        self, spark: SparkSession, predicate: str, table: DeltaTable, schema: T.StructType
+    ) -> list[_log.ActiveFile]:
+        files = _log.active_files(table)
+        hits = _write.partitions_matching(
+            spark, predicate, [f.partition_strings for f in files], schema=schema,
+            partition_by=table.metadata().partition_columns, name=self.name,
+        )
+        return [f for f, hit in zip(files, hits, strict=True) if hit]
+
+    def _stage_and_commit(
+        self,
+        df: DataFrame,
+        table: DeltaTable,
+        *,
+        schema: T.StructType,
+        removes: Sequence[_log.ActiveFile],
+        operation: str,
+        txn: AppTransaction | None = None,
+        predicate: str | None = None,
+        data_change: bool = True,
+        parameters: Mapping[str, Any] | None = None,
+    ) -> WriteResult:
+        partition_by = list(table.metadata().partition_columns)
+        staging, files = _write.stage(
+            df, self._storage, schema=schema, partition_by=partition_by,
+            max_records_per_file=self._max_records_per_file,
+        )
+        published = False
+        try:
+            _write.check_not_null(files, schema, name=self.name)
+            if predicate is not None:
+                self._check_rows_match(df.sparkSession, predicate, files, schema, partition_by)
+            self._add_new_columns(table, schema)
+            _write.publish(self._storage, staging, files)
+            published = True
+            version = _log.commit(
+                table, self.name, adds=files, removes=removes, schema=schema,
+                operation=operation, data_change=data_change,
+                app_transaction=(txn.app_id, txn.version) if txn else None,
+                parameters={"predicate": predicate, **(parameters or {})},
+                retries=self._commit_retries,
+            )
+        except BaseException:
+            if published:
+                _write.unpublish(self._storage, files)
+            raise
+        finally:
+            _write.drop_staging(self._storage, staging)
+        rows = sum(f.num_records for f in files)
+        return WriteResult(self.name, version, rows, len(files), len(removes))
+
+    def _check_rows_match(
+        self, spark: SparkSession, predicate: str, files: Sequence[DataFile],
+        schema: T.StructType, partition_by: Sequence[str],
+    ) -> None:
+        hits = _write.partitions_matching(
+            spark, predicate, [f.partition_values for f in files], schema=schema,
+            partition_by=partition_by, name=self.name,
+        )
+        outside = [f.partition_values for f, hit in zip(files, hits, strict=True) if not hit]
+        if outside:
+            raise PredicateError(
+                f"{self.name}: replace_where {predicate!r} would write rows outside it "
+                f"(partition {outside[0]}); filter the data to the partitions the run owns"
+            )
+
+    def _add_new_columns(self, table: DeltaTable, schema: T.StructType) -> None:
+        current = set(_log.spark_schema(table).fieldNames())
+        new = [f for f in schema.fields if f.name not in current]
+        if new:
+            _log.add_columns(table, new)
+
+
+    def merge(
+        self,
+        source: DataFrame,
+        *,
+        on: Sequence[str] | None = None,
+        when_matched: MatchedAction = "update",
+        when_not_matched: NotMatchedAction = "insert",
+        delete_if: str | Column | None = None,
+        txn: AppTransaction | None = None,
+    ) -> MergeResult:
+        """Upsert ``source`` on ``on`` (default: the table's primary key) in one commit.
+
+        Matched rows are updated (or left alone with ``when_matched="ignore"``), new keys are
+        inserted (unless ``when_not_matched="ignore"``), and source rows where ``delete_if``
+        holds delete their match. Only files holding a matched key are rewritten. The source
+        must have one row per key.
+        """
+        return _merge.merge(
+            self, source, on=on, when_matched=when_matched, when_not_matched=when_not_matched,
+            delete_if=delete_if, txn=txn,
+        )
+
+    # -- maintenance -------------------------------------------------------------------------
+    def vacuum(self, *, retention_hours: int = 168, dry_run: bool = False) -> list[str]:
+        """Delete files older than the retention that no version in it references."""
+        return _maintenance.vacuum(self, retention_hours=retention_hours, dry_run=dry_run)
+
+    def optimize(
+        self, spark: SparkSession, *, min_files: int = 2, target_rows: int = 1_000_000
+    ) -> WriteResult:
+        """Compact partitions of many small files; readers see the same rows."""
+        return _maintenance.compact(self, spark, min_files=min_files, target_rows=target_rows)
+
+
+def _hive_layout(file: _log.ActiveFile, partition_by: list[str]) -> bool:
+    try:
+        return partition_values_from_path(file.path, partition_by) == file.partition_strings
+    except ValueError:
+        return False

@@ -1,0 +1,56 @@
+"""The LakehouseError tree. Messages say: object, expected, found, what to do next."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "ContractError",
+    "CorruptTableError",
+    "LakehouseError",
+    "NotADeltaTableError",
+    "PredicateError",
+    "SchemaMismatchError",
+    "TableExistsError",
+    "TableNotFoundError",
+    "WriteConflictError",
+]
+
+
+class LakehouseError(Exception):
+    """Base of every error the lakehouse raises on purpose; the CLI prints it as one line."""
+
+
+class ConfigError(LakehouseError):
+    """A configuration file or environment override is missing, unknown or of the wrong type."""
+
+
+class ContractError(LakehouseError):
+    """A table contract is invalid (unknown partition column, unsupported type, ...)."""
+
+
+class SchemaMismatchError(LakehouseError):
+    """Data does not match the table's schema in a way that cannot be evolved safely."""
+
+
+class TableNotFoundError(LakehouseError):
+    """No Delta table exists at the name or path."""
+
+
+class TableExistsError(LakehouseError):
+    """A table was created where one already exists with a different layout."""
+
+
+class NotADeltaTableError(LakehouseError):
+    """The path holds files but no Delta transaction log."""
+
+
+class CorruptTableError(LakehouseError):
+    """The Delta log or a data file it references cannot be read."""
+
+
+class WriteConflictError(LakehouseError):
+    """Another writer committed a conflicting change first; nothing of this write was kept."""
+
+
+class PredicateError(LakehouseError):
+    """A replace_where predicate or read filter is invalid for the table."""

@@ -1,0 +1,56 @@
+"""build_spark: the only place a SparkSession is created."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from pyspark import SparkConf
+from pyspark.sql import SparkSession
+
+from lakehouse.config import Config
+
+__all__ = ["build_spark"]
+
+
+def build_spark(app_name: str, cfg: Config) -> SparkSession:
+    """Return the session for ``app_name`` configured from ``cfg``.
+
+    Under ``spark-submit`` the launcher's master, jars and memory win: this only fills in what
+    was not set, so the same job code runs unchanged on a cluster.
+    """
+    launched = SparkConf()  # holds what spark-submit passed, empty in a plain python process
+    builder = SparkSession.builder.appName(app_name)
+    if not launched.contains("spark.master"):
+        builder = builder.master(cfg.spark.master)
+        builder = builder.config("spark.driver.memory", cfg.spark.driver_memory)
+        # Workers must run this interpreter (the venv's), or pandas UDFs cannot import pyarrow.
+        builder = builder.config("spark.pyspark.python", sys.executable)
+        builder = builder.config("spark.pyspark.driver.python", sys.executable)
+    jars = _present_jars(cfg.spark.jars, launched.get("spark.jars", ""))
+    if jars:
+        builder = builder.config("spark.jars", jars)
+    settings = {
+        "spark.sql.session.timeZone": "UTC",
+        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.sql.adaptive.enabled": "true",
+        "spark.sql.shuffle.partitions": str(cfg.spark.shuffle_partitions),
+        "spark.ui.enabled": str(cfg.spark.ui_enabled).lower(),
+        "spark.ui.showConsoleProgress": "false",
+        "spark.log.level": cfg.spark.log_level,
+        # delta-rs, DuckDB and Polars read microsecond timestamps; Spark's default INT96 is legacy.
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.execution.arrow.maxRecordsPerBatch": str(cfg.spark.arrow_batch_size),
+        **cfg.spark.extra,
+    }
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def _present_jars(wanted: tuple[str, ...], already: str) -> str:
+    # A missing driver jar only matters to the job that uses JDBC; that job reports it.
+    present = [j for j in wanted if Path(j).is_file()]
+    return ",".join(p for p in [already, *present] if p)
