@@ -143,6 +143,12 @@ def commit(
     metadata = {
         "lakehouse.operation": operation,
         "lakehouse.commitId": commit_id,
+        "lakehouse.metrics": {
+            "filesAdded": len(adds),
+            "filesRemoved": len(removes),
+            "rowsAdded": sum(f.num_records for f in adds),
+            "rowsRemoved": sum(f.num_records or 0 for f in removes),
+        },
         **({"lakehouse.parameters": dict(parameters)} if parameters else {}),
     }
     props = CommitProperties(

@@ -1,0 +1,15 @@
+"""Benchmarks of the lakehouse library, run by ``make bench`` (``python -m bench``).
+
+Each benchmark is a module ``bench/<name>.py`` with ``run(*, rows, reps, report) -> Outcome``.
+This file only names them, so ``--help`` answers without starting Spark.
+"""
+
+from __future__ import annotations
+
+BENCHMARKS: dict[str, str] = {
+    "delta_write": (
+        "Write a transactions-like DataFrame (partitioned by txn_date) through Table.write "
+        "(Spark stages Parquet, delta-rs commits) and compare it with a plain partitioned "
+        "Spark Parquet write. Key figure: delta_write_ratio_vs_parquet, goal <= 1.3."
+    ),
+}

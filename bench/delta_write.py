@@ -1,0 +1,222 @@
+"""delta_write: Table.write (Spark stages Parquet, delta-rs commits) against a plain Parquet write.
+
+Both sides write the same cached DataFrame, partitioned by ``txn_date``, to a fresh directory.
+Only the write is timed: generating the data, creating the empty table and deleting the output
+are not. Repetitions alternate the order (baseline first, then candidate first, ...) so neither
+side always runs on a colder JVM or a busier disk; the median of each side is reported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from deltalake import DeltaTable
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from bench._record import BenchError, Outcome
+from lakehouse import Config, Table, TableContract, Warehouse, build_spark, load_config
+
+GOAL_RATIO = 1.3
+START_TS = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
+DAYS = 30
+CUSTOMERS = 100_000
+MERCHANTS = 5_000
+CURRENCIES = ("EUR", "USD", "GBP", "CHF", "SEK")
+CHANNELS = ("web", "app", "pos", "phone")
+WARM_UP_ROWS = 100_000
+WHAT = {
+    "baseline": "df.write.partitionBy('txn_date').parquet(<fresh dir>)",
+    "candidate": "Table.write(df, mode='append') into a freshly created table",
+}
+
+TRANSACTIONS = TableContract(
+    name="ops.bench_transactions",
+    schema=T.StructType(
+        [
+            T.StructField("txn_id", T.LongType(), nullable=False),
+            T.StructField("customer_id", T.LongType(), nullable=False),
+            T.StructField("txn_ts", T.TimestampType(), nullable=False),
+            T.StructField("txn_date", T.DateType(), nullable=False),
+            T.StructField("amount", T.DecimalType(18, 2), nullable=False),
+            T.StructField("currency", T.StringType()),
+            T.StructField("merchant", T.StringType()),
+            T.StructField("channel", T.StringType()),
+        ]
+    ),
+    partition_by=("txn_date",),
+    primary_key=("txn_id",),
+    owner="platform",
+    description="Synthetic transactions written by bench/delta_write.py; dropped after the run",
+)
+
+
+def run(*, rows: int, reps: int, report: Callable[[str], None]) -> Outcome:
+    home = Path(tempfile.mkdtemp(prefix="bench-delta-write-"))
+    try:
+        cfg = load_config("local", environ=_environ(home))
+        report(f"starting Spark ({cfg.spark.master}, driver memory {cfg.spark.driver_memory})")
+        spark = build_spark("bench-delta-write", cfg)
+        try:
+            return _measure(spark, cfg, home, rows=rows, reps=reps, report=report)
+        finally:
+            spark.stop()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def transactions(spark: SparkSession, rows: int) -> DataFrame:
+    """``rows`` transactions; each column is a hash of ``txn_id``, so runs repeat exactly."""
+
+    def pick(column: str, modulus: int) -> Column:
+        # A salt per column keeps the columns independent of each other.
+        return F.pmod(F.xxhash64(F.col("txn_id"), F.lit(column)), F.lit(modulus))
+
+    def one_of(column: str, values: tuple[str, ...]) -> Column:
+        choices = F.array(*(F.lit(v) for v in values))
+        return F.element_at(choices, (pick(column, len(values)) + 1).cast("int"))
+
+    txn_ts = F.timestamp_seconds(F.lit(int(START_TS.timestamp())) + pick("txn_ts", DAYS * 86_400))
+    return (
+        spark.range(rows)
+        .select(F.col("id").alias("txn_id"))
+        .select(
+            "txn_id",
+            (pick("customer_id", CUSTOMERS) + 1).alias("customer_id"),
+            txn_ts.alias("txn_ts"),
+            F.to_date(txn_ts).alias("txn_date"),
+            (pick("amount", 1_000_000) / 100).cast(T.DecimalType(18, 2)).alias("amount"),
+            one_of("currency", CURRENCIES).alias("currency"),
+            F.format_string("merchant_%04d", pick("merchant", MERCHANTS)).alias("merchant"),
+            one_of("channel", CHANNELS).alias("channel"),
+        )
+    )
+
+
+def _environ(home: Path) -> dict[str, str]:
+    # The caller's LAKEHOUSE__* overrides (e.g. SPARK__MASTER) apply; the state dir is ours.
+    overrides = {k: v for k, v in os.environ.items() if k.startswith("LAKEHOUSE__")}
+    quiet = {"LAKEHOUSE__SPARK__UI_ENABLED": "false", "LAKEHOUSE__SPARK__LOG_LEVEL": "ERROR"}
+    return {**quiet, **overrides, "LAKEHOUSE_HOME": str(home)}
+
+
+def _measure(
+    spark: SparkSession,
+    cfg: Config,
+    home: Path,
+    *,
+    rows: int,
+    reps: int,
+    report: Callable[[str], None],
+) -> Outcome:
+    report(f"generating {rows:,} rows")
+    txns = transactions(spark, rows).cache()
+    cached = txns.count()
+    if cached != rows:
+        raise BenchError(f"delta_write: generated {cached:,} rows, expected {rows:,}")
+
+    def baseline(rep: int) -> tuple[float, int]:
+        target = home / f"parquet-{rep}"
+        started = time.perf_counter()
+        txns.write.mode("overwrite").partitionBy("txn_date").parquet(str(target))
+        seconds = time.perf_counter() - started
+        files = len(list(target.rglob("*.parquet")))
+        shutil.rmtree(target)
+        return seconds, files
+
+    def candidate(rep: int) -> tuple[float, int]:
+        root = home / f"warehouse-{rep}"
+        table = Warehouse(
+            str(root), max_records_per_file=cfg.warehouse.max_records_per_file
+        ).create(TRANSACTIONS)
+        started = time.perf_counter()
+        result = table.write(txns, mode="append")
+        seconds = time.perf_counter() - started
+        if rep == 0:
+            _verify(table, rows)
+        shutil.rmtree(root)
+        return seconds, result.files_added
+
+    sides = {"baseline": baseline, "candidate": candidate}
+    report("warming up (untimed small write of each side)")
+    _warm_up(spark, home, rows=min(rows, WARM_UP_ROWS))
+    seconds: dict[str, list[float]] = {side: [] for side in sides}
+    files: dict[str, int] = {}
+    for rep in range(reps):
+        order = list(sides) if rep % 2 == 0 else list(reversed(sides))
+        for side in order:
+            report(f"rep {rep + 1}/{reps}: {side} writing")
+            took, files[side] = sides[side](rep)
+            seconds[side].append(took)
+            report(f"rep {rep + 1}/{reps}: {side} {took:.2f} s, {files[side]} files")
+    txns.unpersist()
+    return _outcome(spark, cfg, rows=rows, seconds=seconds, files=files)
+
+
+def _warm_up(spark: SparkSession, home: Path, *, rows: int) -> None:
+    # The first write of a JVM pays for class loading and code generation; without this the
+    # side that happens to go first in the first repetition looks slower than it is.
+    sample = transactions(spark, rows)
+    sample.write.partitionBy("txn_date").parquet(str(home / "warm-up" / "parquet"))
+    Warehouse(str(home / "warm-up" / "warehouse")).create(TRANSACTIONS).write(sample)
+    shutil.rmtree(home / "warm-up")
+
+
+def _verify(table: Table, rows: int) -> None:
+    from_log = table.count()
+    from_files = DeltaTable(table.uri).to_pyarrow_dataset().count_rows()
+    if from_log != rows or from_files != rows:
+        raise BenchError(
+            f"delta_write: {table.name} holds {from_log:,} rows by the log's statistics and "
+            f"{from_files:,} by reading the files, expected {rows:,}; Table.write lost or "
+            "duplicated rows, the figures are void"
+        )
+
+
+def _outcome(
+    spark: SparkSession,
+    cfg: Config,
+    *,
+    rows: int,
+    seconds: dict[str, list[float]],
+    files: dict[str, int],
+) -> Outcome:
+    medians = {side: statistics.median(took) for side, took in seconds.items()}
+    sides = {
+        side: {
+            "what": WHAT[side],
+            "seconds": [round(s, 3) for s in took],
+            "median_s": round(medians[side], 3),
+            "rows_per_s": round(rows / medians[side]),
+            "files": files[side],
+        }
+        for side, took in seconds.items()
+    }
+    ratio = round(medians["candidate"] / medians["baseline"], 3)
+    details = {
+        "rows": rows,
+        "repetitions": len(seconds["baseline"]),
+        **sides,
+        "delta_write_ratio_vs_parquet": ratio,
+        "goal_ratio": GOAL_RATIO,
+        "meets_goal": ratio <= GOAL_RATIO,
+        "spark": {
+            "master": cfg.spark.master,
+            "default_parallelism": spark.sparkContext.defaultParallelism,
+            "driver_memory": cfg.spark.driver_memory,
+            "max_records_per_file": cfg.warehouse.max_records_per_file,
+        },
+    }
+    figures = {
+        "delta_write_ratio_vs_parquet": ratio,
+        "delta_write_rows_per_s": sides["candidate"]["rows_per_s"],
+    }
+    return Outcome(details=details, figures=figures)
