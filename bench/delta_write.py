@@ -125,6 +125,7 @@ def _measure(
 
     def baseline(rep: int) -> tuple[float, int]:
         target = home / f"parquet-{rep}"
+        _settle()
         started = time.perf_counter()
         txns.write.mode("overwrite").partitionBy("txn_date").parquet(str(target))
         seconds = time.perf_counter() - started
@@ -137,6 +138,7 @@ def _measure(
         table = Warehouse(
             str(root), max_records_per_file=cfg.warehouse.max_records_per_file
         ).create(TRANSACTIONS)
+        _settle()
         started = time.perf_counter()
         result = table.write(txns, mode="append")
         seconds = time.perf_counter() - started
@@ -150,6 +152,7 @@ def _measure(
     _warm_up(spark, home, rows=min(rows, WARM_UP_ROWS))
     seconds: dict[str, list[float]] = {side: [] for side in sides}
     files: dict[str, int] = {}
+    load_before = os.getloadavg()[0]
     for rep in range(reps):
         order = list(sides) if rep % 2 == 0 else list(reversed(sides))
         for side in order:
@@ -158,7 +161,15 @@ def _measure(
             seconds[side].append(took)
             report(f"rep {rep + 1}/{reps}: {side} {took:.2f} s, {files[side]} files")
     txns.unpersist()
-    return _outcome(spark, cfg, rows=rows, seconds=seconds, files=files)
+    # Other processes on the machine show up here; a load well above the core count means
+    # the figures measured contention, not the code.
+    load = {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)}
+    return _outcome(spark, cfg, rows=rows, seconds=seconds, files=files, load=load)
+
+
+def _settle() -> None:
+    # Flush the previous repetition's dirty pages so their writeback is not billed to this one.
+    os.sync()
 
 
 def _warm_up(spark: SparkSession, home: Path, *, rows: int) -> None:
@@ -188,6 +199,7 @@ def _outcome(
     rows: int,
     seconds: dict[str, list[float]],
     files: dict[str, int],
+    load: dict[str, float],
 ) -> Outcome:
     medians = {side: statistics.median(took) for side, took in seconds.items()}
     sides = {
@@ -208,6 +220,7 @@ def _outcome(
         "delta_write_ratio_vs_parquet": ratio,
         "goal_ratio": GOAL_RATIO,
         "meets_goal": ratio <= GOAL_RATIO,
+        "load_average_1m": load,
         "spark": {
             "master": cfg.spark.master,
             "default_parallelism": spark.sparkContext.defaultParallelism,

@@ -120,13 +120,20 @@ def _apply_override(data: dict[str, Any], var: str, value: str) -> None:
         last = depth == len(keys) - 1
         annotation = fields[key].annotation
         if last:
-            node[key] = yaml.safe_load(value) if value else value
-            if annotation is str:
-                node[key] = value
+            node[key] = value if annotation is str or not value else _scalar(var, value)
             return
         node = node.setdefault(key, {})
         model = annotation if isinstance(annotation, type) else None
         fields = model.model_fields if model and issubclass(model, BaseModel) else None
+
+
+def _scalar(var: str, value: str) -> Any:
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError as err:
+        raise ConfigError(
+            f"environment variable {var}: {value!r} is not a YAML value ({err}); fix or quote it"
+        ) from None
 
 
 def _describe(err: ValidationError, path: Path) -> str:

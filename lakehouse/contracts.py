@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 from pyspark.sql import types as T
 
@@ -34,7 +34,7 @@ class TableContract:
     properties: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not _NAME.match(self.name):
+        if not _NAME.fullmatch(self.name):
             raise ContractError(
                 f"{self.name!r}: table names are '<layer>.<entity>' in snake_case with layer "
                 "bronze, silver, gold, ops or features"
@@ -51,6 +51,13 @@ class TableContract:
                     f"{self.name} v{self.version}: {role} {unknown} not in the schema "
                     f"(columns: {sorted(columns)})"
                 )
+        allowed = get_args(PiiTreatment)
+        unknown_pii = {c: t for c, t in self.pii.items() if t not in allowed}
+        if unknown_pii:
+            raise ContractError(
+                f"{self.name} v{self.version}: PII treatment {unknown_pii} unknown; use one of "
+                f"{allowed}"
+            )
         for name in self.partition_by:
             if not isinstance(columns[name].dataType, PARTITION_TYPES):
                 raise ContractError(
@@ -76,8 +83,8 @@ class TableContract:
     def delta_configuration(self) -> dict[str, str]:
         """Table properties written into the Delta log, so any reader can see the contract."""
         return {
+            **self.properties,
             "lakehouse.contract.version": str(self.version),
             "lakehouse.owner": self.owner,
             "lakehouse.primaryKey": ",".join(self.primary_key),
-            **self.properties,
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -25,8 +26,9 @@ def build_spark(app_name: str, cfg: Config) -> SparkSession:
         builder = builder.master(cfg.spark.master)
         builder = builder.config("spark.driver.memory", cfg.spark.driver_memory)
         # Workers must run this interpreter (the venv's), or pandas UDFs cannot import pyarrow.
-        builder = builder.config("spark.pyspark.python", sys.executable)
-        builder = builder.config("spark.pyspark.driver.python", sys.executable)
+        # PySpark's SparkContext takes the worker command from this variable, not from conf.
+        os.environ["PYSPARK_PYTHON"] = sys.executable
+        os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     jars = _present_jars(cfg.spark.jars, launched.get("spark.jars", ""))
     if jars:
         builder = builder.config("spark.jars", jars)

@@ -4,6 +4,7 @@ skipping from per-file min/max statistics, then applied to the rows by Spark."""
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import operator
 from collections.abc import Callable, Sequence
 from functools import reduce
@@ -39,10 +40,18 @@ def validate(filters: Sequence[Filter], schema: T.StructType, name: str) -> list
             raise PredicateError(f"{name}: filter on unknown column '{column}' (columns: {sorted(types)})")
         if op not in _COMPARE and op not in ("in", "not in"):
             raise PredicateError(f"{name}: filter operator {op!r} on '{column}'; use one of {Op.__args__}")
-        if op in ("in", "not in"):
-            value = [_coerce(v, types[column]) for v in value]
-        else:
-            value = _coerce(value, types[column])
+        if op in ("in", "not in") and isinstance(value, str | bytes):
+            raise PredicateError(f"{name}: '{op}' on '{column}' takes a list of values, got {value!r}")
+        try:
+            if op in ("in", "not in"):
+                value = [_coerce(v, types[column]) for v in value]
+            else:
+                value = _coerce(value, types[column])
+        except ValueError as err:
+            raise PredicateError(
+                f"{name}: filter value {value!r} for '{column}' is not a valid "
+                f"{types[column].simpleString()} ({err})"
+            ) from None
         checked.append((column, op, value))
     return checked
 
@@ -67,7 +76,11 @@ def _may_match_one(flt: Filter, file: ActiveFile) -> bool:
     column, op, value = flt
     try:
         if column in file.partition:
-            return _row_passes(file.partition[column], op, value)
+            actual = file.partition[column]
+            wanted = value if op in ("in", "not in") else [value]
+            if actual is not None and not all(_same_kind(actual, v) for v in wanted):
+                return True  # Spark may still cast and match: never skip on a guess
+            return _row_passes(actual, op, value)
         low, high = file.mins.get(column), file.maxs.get(column)
         if low is None or high is None or op in ("!=", "not in"):
             return True
@@ -80,6 +93,13 @@ def _may_match_one(flt: Filter, file: ActiveFile) -> bool:
         return _COMPARE[op](high, value)
     except TypeError:  # a statistic of another type than the value: never skip on a guess
         return True
+
+
+def _same_kind(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b)
+    numbers = (int, float, decimal.Decimal)
+    return (isinstance(a, numbers) and isinstance(b, numbers)) or type(a) is type(b)
 
 
 def _row_passes(actual: Any, op: str, value: Any) -> bool:
