@@ -213,11 +213,15 @@ def _outcome(
         for side, took in seconds.items()
     }
     ratio = round(medians["candidate"] / medians["baseline"], 3)
+    # The two writes of one repetition run back to back, under the same outside load.
+    paired = [c / b for c, b in zip(seconds["candidate"], seconds["baseline"], strict=True)]
     details = {
         "rows": rows,
         "repetitions": len(seconds["baseline"]),
         **sides,
         "delta_write_ratio_vs_parquet": ratio,
+        "paired_ratios": [round(r, 3) for r in paired],
+        "paired_ratio_median": round(statistics.median(paired), 3),
         "goal_ratio": GOAL_RATIO,
         "meets_goal": ratio <= GOAL_RATIO,
         "load_average_1m": load,

@@ -24,7 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lakehouse",
         description="Spark batch + streaming lakehouse: Delta tables, jobs and operations.",
     )
-    parser.add_argument("--env", help="configuration to use: conf/<env>.yaml (default: $LAKEHOUSE_ENV or local)")
+    parser.add_argument(
+        "--env", help="configuration to use: conf/<env>.yaml (default: $LAKEHOUSE_ENV or local)"
+    )
     parser.add_argument("--verbose", action="store_true", help="show full tracebacks on errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -39,11 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--json", action="store_true", help="print JSON")
     vacuum = verbs.add_parser("vacuum", help="delete files no version within the retention needs")
     vacuum.add_argument("name", help="table name, e.g. silver.orders")
-    vacuum.add_argument("--retention-hours", type=int, help="default: warehouse.vacuum_retention_hours")
+    vacuum.add_argument(
+        "--retention-hours", type=int, help="default: warehouse.vacuum_retention_hours"
+    )
     vacuum.add_argument("--dry-run", action="store_true", help="list the files, delete nothing")
     optimize = verbs.add_parser("optimize", help="compact partitions made of many small files")
     optimize.add_argument("name", help="table name, e.g. silver.orders")
-    optimize.add_argument("--min-files", type=int, default=2, help="compact partitions with at least this many small files")
+    optimize.add_argument(
+        "--min-files",
+        type=int,
+        default=2,
+        help="compact partitions with at least this many small files",
+    )
 
     commands.add_parser("config", help="print the effective configuration (secrets hidden)")
     commands.add_parser(
@@ -101,8 +110,12 @@ def _tables(cfg: Config, *, as_json: bool) -> int:
         view.add_column(column)
     for info in infos:
         view.add_row(
-            info.name, str(info.version), f"{info.rows:,}", str(info.files),
-            ", ".join(info.partition_columns), info.uri,
+            info.name,
+            str(info.version),
+            f"{info.rows:,}",
+            str(info.files),
+            ", ".join(info.partition_columns),
+            info.uri,
         )
     console.print(view)
     return 0
@@ -115,7 +128,11 @@ def _table(args: argparse.Namespace, cfg: Config) -> int:
     if args.verb == "history":
         return _history(table.history(args.limit), as_json=args.json)
     if args.verb == "vacuum":
-        hours = cfg.warehouse.vacuum_retention_hours if args.retention_hours is None else args.retention_hours
+        hours = (
+            cfg.warehouse.vacuum_retention_hours
+            if args.retention_hours is None
+            else args.retention_hours
+        )
         removed = table.vacuum(retention_hours=hours, dry_run=args.dry_run)
         verb = "would delete" if args.dry_run else "deleted"
         console.print(f"{args.name}: {verb} {len(removed)} file(s) older than {hours} h")

@@ -136,13 +136,19 @@ def run_demo(cfg: Config, *, console: Console) -> int:
     @step("compact small files")
     def _optimize() -> str:
         result = state["orders"].optimize(state["spark"])
-        return "nothing to compact" if result.skipped else f"{result.files_removed} -> {result.files_added} files"
+        return (
+            "nothing to compact"
+            if result.skipped
+            else f"{result.files_removed} -> {result.files_added} files"
+        )
 
     with console.status("") as status:
         for number, (title, fn) in enumerate(steps, start=1):
             status.update(f"[{number}/{len(steps)}] {title} ...")
             outcome = fn()
-            console.print(f"[green]✓[/] [{number}/{len(steps)}] {title}: {outcome}", highlight=False)
+            console.print(
+                f"[green]✓[/] [{number}/{len(steps)}] {title}: {outcome}", highlight=False
+            )
     _summary(cfg, console, state["orders"])
     state["spark"].stop()
     return 0
@@ -173,6 +179,6 @@ def _summary(cfg: Config, console: Console, orders: Table) -> None:
     console.print("  .venv/bin/lakehouse tables --json")
     console.print(
         f"  .venv/bin/python -c \"import deltalake; print(deltalake.DeltaTable('{orders.uri}')"
-        ".to_pyarrow_table().slice(0, 5))\"",
+        '.to_pyarrow_table().slice(0, 5))"',
         highlight=False,
     )

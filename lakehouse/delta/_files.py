@@ -52,7 +52,10 @@ class Storage:
         return f"{self.base}/{rel}"
 
     def exists(self, rel: str = "") -> bool:
-        return self.fs.get_file_info(self.full(rel) if rel else self.base).type != pafs.FileType.NotFound
+        return (
+            self.fs.get_file_info(self.full(rel) if rel else self.base).type
+            != pafs.FileType.NotFound
+        )
 
     def new_staging_dir(self) -> str:
         return f"{STAGING_DIR}/{uuid.uuid4().hex}"
@@ -63,7 +66,9 @@ class Storage:
         return [
             (info.path[prefix:], info.size)
             for info in self.fs.get_file_info(selector)
-            if info.is_file and info.base_name.endswith(".parquet") and info.base_name[0] not in "._"
+            if info.is_file
+            and info.base_name.endswith(".parquet")
+            and info.base_name[0] not in "._"
         ]
 
     def move(self, src: str, dst: str) -> None:

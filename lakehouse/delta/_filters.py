@@ -37,11 +37,17 @@ def validate(filters: Sequence[Filter], schema: T.StructType, name: str) -> list
     checked = []
     for column, op, value in filters:
         if column not in types:
-            raise PredicateError(f"{name}: filter on unknown column '{column}' (columns: {sorted(types)})")
+            raise PredicateError(
+                f"{name}: filter on unknown column '{column}' (columns: {sorted(types)})"
+            )
         if op not in _COMPARE and op not in ("in", "not in"):
-            raise PredicateError(f"{name}: filter operator {op!r} on '{column}'; use one of {Op.__args__}")
+            raise PredicateError(
+                f"{name}: filter operator {op!r} on '{column}'; use one of {Op.__args__}"
+            )
         if op in ("in", "not in") and isinstance(value, str | bytes):
-            raise PredicateError(f"{name}: '{op}' on '{column}' takes a list of values, got {value!r}")
+            raise PredicateError(
+                f"{name}: '{op}' on '{column}' takes a list of values, got {value!r}"
+            )
         try:
             if op in ("in", "not in"):
                 value = [_coerce(v, types[column]) for v in value]

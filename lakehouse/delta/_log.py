@@ -53,7 +53,9 @@ def load(
 ) -> DeltaTable:
     """Open the table at its latest version, at ``version`` or as of a UTC timestamp."""
     try:
-        table = DeltaTable(storage.uri, version=version, storage_options=dict(storage_options or {}))
+        table = DeltaTable(
+            storage.uri, version=version, storage_options=dict(storage_options or {})
+        )
         if as_of is not None:
             table.load_as_version(as_of)
         return table
@@ -64,12 +66,14 @@ def load(
                 "Point at the table root, or move the files away and create the table"
             ) from err
         if version is not None and storage.exists("_delta_log"):
-            raise TableNotFoundError(f"{name}: no version {version}; see `lakehouse table history {name}`") from err
+            raise TableNotFoundError(
+                f"{name}: no version {version}; see `lakehouse table history {name}`"
+            ) from err
         raise TableNotFoundError(
             f"{name}: no Delta table at {storage.uri}; create it first (Warehouse.create(contract))"
         ) from err
     except (dl_errors.DeltaError, OSError, ValueError) as err:
-        if as_of is not None and "earliest" in str(err).lower() or version is not None:
+        if (as_of is not None and "earliest" in str(err).lower()) or version is not None:
             raise TableNotFoundError(f"{name}: cannot load {version or as_of}: {err}") from err
         raise CorruptTableError(
             f"{name}: the Delta log at {storage.uri}/_delta_log cannot be read ({err}); "

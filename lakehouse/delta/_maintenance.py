@@ -25,7 +25,9 @@ def vacuum(table_ref: Table, *, retention_hours: int, dry_run: bool) -> list[str
         enforce_retention_duration=False,
         full=True,  # also files never committed (a writer that crashed before its commit)
     )
-    return list(deleted) + _drop_stale_staging(table_ref, retention_hours=retention_hours, dry_run=dry_run)
+    return list(deleted) + _drop_stale_staging(
+        table_ref, retention_hours=retention_hours, dry_run=dry_run
+    )
 
 
 def _drop_stale_staging(table_ref: Table, *, retention_hours: int, dry_run: bool) -> list[str]:
@@ -67,6 +69,11 @@ def compact(
     groups = sum(1 for g in by_partition.values() if len(g) >= min_files)
     rows = rows.repartition(groups, *partition_by) if partition_by else rows.coalesce(1)
     return table_ref._stage_and_commit(
-        rows, table, schema=schema, removes=removes, operation="optimize", data_change=False,
+        rows,
+        table,
+        schema=schema,
+        removes=removes,
+        operation="optimize",
+        data_change=False,
         parameters={"min_files": min_files, "target_rows": target_rows},
     )

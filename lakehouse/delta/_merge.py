@@ -61,13 +61,19 @@ def merge(
         _check_unique(src, keys, name)
         candidates = _candidates(src, _log.active_files(table), keys, partition_by)
         target = table_ref._scan(spark, candidates, schema, partition_by) if candidates else None
-        touched = _touched_files(target, src, keys, candidates, table_ref) if target is not None else []
+        touched = (
+            _touched_files(target, src, keys, candidates, table_ref) if target is not None else []
+        )
         updated, deleted, inserted = _count_actions(src, target, keys)
         upserts = src.filter(~F.col(_DELETE))
         if target is not None and when_matched == "ignore":
             upserts = upserts.join(target.select(*keys), on=keys, how="left_anti")
         if when_not_matched == "ignore":
-            upserts = upserts.join(target.select(*keys), on=keys, how="left_semi") if target is not None else upserts.limit(0)
+            upserts = (
+                upserts.join(target.select(*keys), on=keys, how="left_semi")
+                if target is not None
+                else upserts.limit(0)
+            )
         removes = touched if (when_matched == "update" or deleted) else []
         rows = upserts.drop(_DELETE)
         if removes:
@@ -77,7 +83,12 @@ def merge(
             kept = kept.join(replacing.select(*keys), on=keys, how="left_anti")
             rows = kept.select(*schema.fieldNames()).unionByName(rows)
         result = table_ref._stage_and_commit(
-            rows, table, schema=schema, removes=removes, operation="merge", txn=txn,
+            rows,
+            table,
+            schema=schema,
+            removes=removes,
+            operation="merge",
+            txn=txn,
             parameters={"keys": keys, "matched": when_matched, "not_matched": when_not_matched},
         )
     finally:
@@ -92,7 +103,9 @@ def merge(
     )
 
 
-def _flagged_source(source: DataFrame, columns: list[str], delete_if: str | Column | None) -> DataFrame:
+def _flagged_source(
+    source: DataFrame, columns: list[str], delete_if: str | Column | None
+) -> DataFrame:
     if delete_if is None:
         return source.select("*", F.lit(False).alias(_DELETE))
     flag = F.expr(delete_if) if isinstance(delete_if, str) else delete_if
@@ -111,7 +124,9 @@ def _check_unique(src: DataFrame, keys: Sequence[str], name: str) -> None:
         )
 
 
-def _count_actions(src: DataFrame, target: DataFrame | None, keys: list[str]) -> tuple[int, int, int]:
+def _count_actions(
+    src: DataFrame, target: DataFrame | None, keys: list[str]
+) -> tuple[int, int, int]:
     """(updated, deleted, inserted) as if every action applies, in one job."""
     if target is None:
         return 0, 0, src.filter(~F.col(_DELETE)).count()
@@ -153,7 +168,10 @@ def _overlaps(file: _log.ActiveFile, key: str, low: object, high: object) -> boo
 
 
 def _touched_files(
-    target: DataFrame, src: DataFrame, keys: list[str], candidates: list[_log.ActiveFile],
+    target: DataFrame,
+    src: DataFrame,
+    keys: list[str],
+    candidates: list[_log.ActiveFile],
     table_ref: Table,
 ) -> list[_log.ActiveFile]:
     located = target.select(*keys, F.col("_metadata.file_path").alias(_FILE))

@@ -8,12 +8,13 @@ until the commit lands those files are orphans that ``vacuum`` removes.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
+from pyspark.errors import AnalysisException, ParseException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
-from pyspark.errors import AnalysisException, ParseException
 
 from lakehouse.delta._files import DataFile, Storage, describe_files
 from lakehouse.errors import PredicateError, SchemaMismatchError
@@ -100,17 +101,13 @@ def publish(storage: Storage, staging: str, files: Sequence[DataFile]) -> None:
 def unpublish(storage: Storage, files: Sequence[DataFile]) -> None:
     """Best effort after a failed commit: the files are invisible anyway, vacuum would take them."""
     for file in files:
-        try:
+        with contextlib.suppress(OSError):
             storage.delete_file(file.path)
-        except OSError:
-            pass
 
 
 def drop_staging(storage: Storage, staging: str) -> None:
-    try:
+    with contextlib.suppress(OSError):
         storage.delete_dir(staging)
-    except OSError:
-        pass
 
 
 def partitions_matching(

@@ -69,7 +69,10 @@ class Table:
     def delta(self, *, version: int | None = None, as_of: dt.datetime | None = None) -> DeltaTable:
         """The delta-rs handle at the latest version, a version, or a UTC timestamp."""
         return _log.load(
-            self._storage, self.name, version=version, as_of=as_of,
+            self._storage,
+            self.name,
+            version=version,
+            as_of=as_of,
             storage_options=self._storage_options,
         )
 
@@ -123,7 +126,10 @@ class Table:
         return frame.select(*columns) if columns else frame
 
     def _scan(
-        self, spark: SparkSession, files: list[_log.ActiveFile], schema: T.StructType,
+        self,
+        spark: SparkSession,
+        files: list[_log.ActiveFile],
+        schema: T.StructType,
         partition_by: list[str],
     ) -> DataFrame:
         if not files:
@@ -140,7 +146,10 @@ class Table:
         return self._scan_by_partition(spark, files, schema, partition_by)
 
     def _scan_by_partition(
-        self, spark: SparkSession, files: list[_log.ActiveFile], schema: T.StructType,
+        self,
+        spark: SparkSession,
+        files: list[_log.ActiveFile],
+        schema: T.StructType,
         partition_by: list[str],
     ) -> DataFrame:
         # Files written by other engines may not sit in k=v directories: read each partition's
@@ -153,7 +162,10 @@ class Table:
         frames = []
         for key, paths in groups.items():
             frame = spark.read.schema(data_schema).parquet(*paths)
-            literals = [F.lit(v).cast(schema[c].dataType).alias(c) for c, v in zip(partition_by, key, strict=True)]
+            literals = [
+                F.lit(v).cast(schema[c].dataType).alias(c)
+                for c, v in zip(partition_by, key, strict=True)
+            ]
             frames.append(frame.select("*", *literals).select(*schema.fieldNames()))
         result = frames[0]
         for frame in frames[1:]:
@@ -184,7 +196,6 @@ class Table:
         if skipped:
             return skipped
         schema = _log.spark_schema(table)
-        partition_by = list(table.metadata().partition_columns)
         aligned, schema = _write.align(
             df, schema, name=self.name, allow_new_columns=schema_mode == "add_columns"
         )
@@ -192,11 +203,18 @@ class Table:
         if mode == "replace_where":
             removes = self._files_matching(df.sparkSession, predicate, table, schema)
         return self._stage_and_commit(
-            aligned, table, schema=schema, removes=removes, operation=mode, txn=txn,
+            aligned,
+            table,
+            schema=schema,
+            removes=removes,
+            operation=mode,
+            txn=txn,
             predicate=predicate,
         )
 
-    def _already_committed(self, table: DeltaTable, txn: AppTransaction | None) -> WriteResult | None:
+    def _already_committed(
+        self, table: DeltaTable, txn: AppTransaction | None
+    ) -> WriteResult | None:
         if txn is None:
             return None
         done = table.transaction_version(txn.app_id)
@@ -209,8 +227,12 @@ class Table:
     ) -> list[_log.ActiveFile]:
         files = _log.active_files(table)
         hits = _write.partitions_matching(
-            spark, predicate, [f.partition_strings for f in files], schema=schema,
-            partition_by=table.metadata().partition_columns, name=self.name,
+            spark,
+            predicate,
+            [f.partition_strings for f in files],
+            schema=schema,
+            partition_by=table.metadata().partition_columns,
+            name=self.name,
         )
         return [f for f, hit in zip(files, hits, strict=True) if hit]
 
@@ -229,7 +251,10 @@ class Table:
     ) -> WriteResult:
         partition_by = list(table.metadata().partition_columns)
         staging, files = _write.stage(
-            df, self._storage, schema=schema, partition_by=partition_by,
+            df,
+            self._storage,
+            schema=schema,
+            partition_by=partition_by,
             max_records_per_file=self._max_records_per_file,
         )
         published = False
@@ -241,8 +266,13 @@ class Table:
             _write.publish(self._storage, staging, files)
             published = True
             version = _log.commit(
-                table, self.name, adds=files, removes=removes, schema=schema,
-                operation=operation, data_change=data_change,
+                table,
+                self.name,
+                adds=files,
+                removes=removes,
+                schema=schema,
+                operation=operation,
+                data_change=data_change,
                 app_transaction=(txn.app_id, txn.version) if txn else None,
                 parameters={"predicate": predicate, **(parameters or {})},
                 retries=self._commit_retries,
@@ -257,12 +287,20 @@ class Table:
         return WriteResult(self.name, version, rows, len(files), len(removes))
 
     def _check_rows_match(
-        self, spark: SparkSession, predicate: str, files: Sequence[DataFile],
-        schema: T.StructType, partition_by: Sequence[str],
+        self,
+        spark: SparkSession,
+        predicate: str,
+        files: Sequence[DataFile],
+        schema: T.StructType,
+        partition_by: Sequence[str],
     ) -> None:
         hits = _write.partitions_matching(
-            spark, predicate, [f.partition_values for f in files], schema=schema,
-            partition_by=partition_by, name=self.name,
+            spark,
+            predicate,
+            [f.partition_values for f in files],
+            schema=schema,
+            partition_by=partition_by,
+            name=self.name,
         )
         outside = [f.partition_values for f, hit in zip(files, hits, strict=True) if not hit]
         if outside:
@@ -276,7 +314,6 @@ class Table:
         new = [f for f in schema.fields if f.name not in current]
         if new:
             _log.add_columns(table, new)
-
 
     def merge(
         self,
@@ -296,8 +333,13 @@ class Table:
         must have one row per key.
         """
         return _merge.merge(
-            self, source, on=on, when_matched=when_matched, when_not_matched=when_not_matched,
-            delete_if=delete_if, txn=txn,
+            self,
+            source,
+            on=on,
+            when_matched=when_matched,
+            when_not_matched=when_not_matched,
+            delete_if=delete_if,
+            txn=txn,
         )
 
     # -- maintenance -------------------------------------------------------------------------

@@ -55,7 +55,9 @@ class Warehouse:
     def uri_for(self, name: str) -> str:
         layer, _, entity = name.partition(".")
         if not entity or "/" in name:
-            raise TableNotFoundError(f"{name!r}: table names are '<layer>.<entity>', e.g. silver.orders")
+            raise TableNotFoundError(
+                f"{name!r}: table names are '<layer>.<entity>', e.g. silver.orders"
+            )
         return f"{self.root}/{layer}/{entity}"
 
     def table(self, name: str | TableContract) -> Table:
@@ -67,8 +69,11 @@ class Warehouse:
 
     def _handle(self, name: str) -> Table:
         return Table(
-            name, self.uri_for(name), storage_options=self._storage_options,
-            max_records_per_file=self._max_records_per_file, commit_retries=self._commit_retries,
+            name,
+            self.uri_for(name),
+            storage_options=self._storage_options,
+            max_records_per_file=self._max_records_per_file,
+            commit_retries=self._commit_retries,
         )
 
     def create(self, contract: TableContract) -> Table:
@@ -82,8 +87,11 @@ class Warehouse:
             current = table.delta()
         except TableNotFoundError:
             _log.create(
-                table._storage, contract.name, schema=contract.schema,
-                partition_by=contract.partition_by, description=contract.description,
+                table._storage,
+                contract.name,
+                schema=contract.schema,
+                partition_by=contract.partition_by,
+                description=contract.description,
                 configuration=contract.delta_configuration(),
                 storage_options=self._storage_options,
             )
@@ -127,7 +135,10 @@ class Warehouse:
         found = []
         for layer in _subdirs(fs, base):
             for entity in _subdirs(fs, f"{base}/{layer}"):
-                if fs.get_file_info(f"{base}/{layer}/{entity}/_delta_log").type == pafs.FileType.Directory:
+                if (
+                    fs.get_file_info(f"{base}/{layer}/{entity}/_delta_log").type
+                    == pafs.FileType.Directory
+                ):
                     found.append(self._info(f"{layer}.{entity}"))
         return sorted(found, key=lambda t: t.name)
 

@@ -35,18 +35,24 @@ def main() -> int:
     spark = build_spark("crash-writer", cfg)
     table = Warehouse(args.warehouse).create(EVENTS)
     day = args.day.isoformat()
-    rows = spark.range(args.rows).select(
-        F.format_string(f"{day}-%08d", "id").alias("event_id"),
-        F.lit(args.day).alias("event_date"),
-        (F.col("id") % 1000).cast("decimal(18,2)").alias("amount"),
-        F.lit("new").alias("status"),
-    ).repartition(4)
+    rows = (
+        spark.range(args.rows)
+        .select(
+            F.format_string(f"{day}-%08d", "id").alias("event_id"),
+            F.lit(args.day).alias("event_date"),
+            (F.col("id") % 1000).cast("decimal(18,2)").alias("amount"),
+            F.lit("new").alias("status"),
+        )
+        .repartition(4)
+    )
     if args.slow_task:
         rows = rows.mapInPandas(_slow_second_partition, rows.schema)
     if args.die_before_commit:
         _log.commit = _die  # the files are published, the log is not yet written
     result = table.write(
-        rows, mode="replace_where", predicate=f"event_date = DATE'{day}'",
+        rows,
+        mode="replace_where",
+        predicate=f"event_date = DATE'{day}'",
         txn=AppTransaction(f"crash-writer.{day}", 1),
     )
     print(f"RESULT skipped={result.skipped} rows={result.rows_written}", flush=True)

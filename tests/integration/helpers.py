@@ -36,6 +36,11 @@ def events(spark: SparkSession, rows: list[tuple]) -> DataFrame:
 
 def rows_of(df: DataFrame) -> list[tuple]:
     return sorted(
-        (r["event_id"], r["event_date"], None if r["amount"] is None else float(r["amount"]), r["status"])
+        (
+            r["event_id"],
+            r["event_date"],
+            None if r["amount"] is None else float(r["amount"]),
+            r["status"],
+        )
         for r in df.collect()
     )

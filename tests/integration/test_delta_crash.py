@@ -27,7 +27,9 @@ def start_writer(test_environ, warehouse_root: Path, day: str, *flags: str) -> s
     return subprocess.Popen(
         [sys.executable, str(WRITER), str(warehouse_root), day, str(ROWS), *flags],
         env={**test_environ, "PYTHONPATH": str(Path(__file__).parents[2])},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -52,13 +54,15 @@ def committed_day(test_environ, tmp_path):
 
 def assert_only_first_day(root: Path) -> None:
     ids = event_ids(Warehouse(str(root)).uri_for(EVENTS.name))
-    assert len(ids) == ROWS and len(set(ids)) == ROWS
+    assert len(ids) == ROWS
+    assert len(set(ids)) == ROWS
     assert all(i.startswith("2024-05-01") for i in ids)
 
 
 def assert_both_days_once(root: Path) -> None:
     ids = event_ids(Warehouse(str(root)).uri_for(EVENTS.name))
-    assert len(ids) == 2 * ROWS and len(set(ids)) == 2 * ROWS
+    assert len(ids) == 2 * ROWS
+    assert len(set(ids)) == 2 * ROWS
 
 
 def test_kill_just_before_commit_loses_nothing_and_rerun_completes(test_environ, committed_day):
@@ -67,7 +71,9 @@ def test_kill_just_before_commit_loses_nothing_and_rerun_completes(test_environ,
     assert proc.returncode == -signal.SIGKILL, out
     assert "DYING BEFORE COMMIT" in out
     table = Warehouse(str(committed_day)).table(EVENTS.name)
-    orphans = [p for p in (committed_day / "silver/events").rglob("*.parquet") if "2024-05-02" in str(p)]
+    orphans = [
+        p for p in (committed_day / "silver/events").rglob("*.parquet") if "2024-05-02" in str(p)
+    ]
     assert orphans, "the killed writer had published its files"
     assert_only_first_day(committed_day)  # published but uncommitted files are invisible
 

@@ -29,7 +29,12 @@ def table(spark, warehouse):
 def delta_rs_rows(table) -> list[tuple]:
     frame = DeltaTable(table.uri).to_pyarrow_table().to_pylist()
     return sorted(
-        (r["event_id"], r["event_date"], None if r["amount"] is None else float(r["amount"]), r["status"])
+        (
+            r["event_id"],
+            r["event_date"],
+            None if r["amount"] is None else float(r["amount"]),
+            r["status"],
+        )
         for r in frame
     )
 
@@ -57,7 +62,9 @@ def test_overwrite_replaces_every_row(spark, table):
 
 def test_replace_where_replaces_only_the_owned_partition(spark, table):
     result = table.write(
-        events(spark, [("a2", D1, 5.0, "fixed")]), mode="replace_where", predicate="event_date = DATE'2024-05-01'"
+        events(spark, [("a2", D1, 5.0, "fixed")]),
+        mode="replace_where",
+        predicate="event_date = DATE'2024-05-01'",
     )
     assert rows_of(table.to_spark(spark)) == [("a2", D1, 5.0, "fixed"), ("c", D2, 3.0, "new")]
     assert result.rows_written == 1
@@ -73,14 +80,20 @@ def test_replace_where_twice_is_idempotent(spark, table):
 def test_replace_where_refuses_rows_outside_the_predicate(spark, table):
     before = table.version
     with pytest.raises(PredicateError, match="outside"):
-        table.write(events(spark, [("x", D2, 1.0, "new")]), mode="replace_where", predicate="event_date = DATE'2024-05-01'")
+        table.write(
+            events(spark, [("x", D2, 1.0, "new")]),
+            mode="replace_where",
+            predicate="event_date = DATE'2024-05-01'",
+        )
     assert table.version == before
     assert rows_of(table.to_spark(spark)) == sorted(BASE)
 
 
 def test_replace_where_on_a_data_column_is_a_clear_error(spark, table):
     with pytest.raises(PredicateError, match="partition columns"):
-        table.write(events(spark, [("x", D1, 1.0, "new")]), mode="replace_where", predicate="status = 'new'")
+        table.write(
+            events(spark, [("x", D1, 1.0, "new")]), mode="replace_where", predicate="status = 'new'"
+        )
 
 
 def test_app_transaction_retry_writes_nothing(spark, table):
@@ -98,7 +111,11 @@ def test_merge_updates_inserts_and_deletes(spark, table):
     from decimal import Decimal
 
     changes = spark.createDataFrame(
-        [("a", D1, Decimal("10.00"), "paid", "U"), ("b", D1, None, None, "D"), ("n", D3, Decimal("7.00"), "new", "I")],
+        [
+            ("a", D1, Decimal("10.00"), "paid", "U"),
+            ("b", D1, None, None, "D"),
+            ("n", D3, Decimal("7.00"), "new", "I"),
+        ],
         schema,
     )
     result = table.merge(changes, delete_if="op = 'D'")
@@ -126,7 +143,9 @@ def test_merge_with_duplicate_source_keys_is_refused(spark, table):
 
 
 def test_merge_insert_only_keeps_existing_rows(spark, table):
-    table.merge(events(spark, [("a", D1, 99.0, "late"), ("q", D2, 1.0, "new")]), when_matched="ignore")
+    table.merge(
+        events(spark, [("a", D1, 99.0, "late"), ("q", D2, 1.0, "new")]), when_matched="ignore"
+    )
     assert rows_of(table.to_spark(spark)) == sorted([*BASE, ("q", D2, 1.0, "new")])
 
 
@@ -158,9 +177,15 @@ def test_statistics_are_written_to_the_log(table):
 
 def test_schema_evolution_adds_nullable_columns(spark, warehouse, table):
     wider = TableContract(
-        name=EVENTS.name, owner="tests", description="v2", version=2, primary_key=("event_id",),
+        name=EVENTS.name,
+        owner="tests",
+        description="v2",
+        version=2,
+        primary_key=("event_id",),
         partition_by=("event_date",),
-        schema=T.StructType([*EVENTS.schema.fields, T.StructField("channel", T.StringType(), True)]),
+        schema=T.StructType(
+            [*EVENTS.schema.fields, T.StructField("channel", T.StringType(), True)]
+        ),
     )
     warehouse.create(wider)
     assert table.schema.fieldNames()[-1] == "channel"
@@ -199,14 +224,18 @@ def test_vacuum_removes_unreferenced_files_only(spark, table):
 
 def test_partition_values_round_trip_with_types(spark, warehouse):
     contract = TableContract(
-        name="silver.odd_partitions", owner="tests", description="partition edge cases",
+        name="silver.odd_partitions",
+        owner="tests",
+        description="partition edge cases",
         partition_by=("day", "n", "label"),
-        schema=T.StructType([
-            T.StructField("id", T.LongType(), False),
-            T.StructField("day", T.DateType(), True),
-            T.StructField("n", T.IntegerType(), True),
-            T.StructField("label", T.StringType(), True),
-        ]),
+        schema=T.StructType(
+            [
+                T.StructField("id", T.LongType(), False),
+                T.StructField("day", T.DateType(), True),
+                T.StructField("n", T.IntegerType(), True),
+                T.StructField("label", T.StringType(), True),
+            ]
+        ),
     )
     table = warehouse.create(contract)
     rows = [
@@ -219,7 +248,8 @@ def test_partition_values_round_trip_with_types(spark, warehouse):
     got = sorted(tuple(r) for r in table.to_spark(spark).collect())
     assert got == sorted(rows, key=lambda r: r[0])
     by_delta_rs = sorted(
-        (r["id"], r["day"], r["n"], r["label"]) for r in DeltaTable(table.uri).to_pyarrow_table().to_pylist()
+        (r["id"], r["day"], r["n"], r["label"])
+        for r in DeltaTable(table.uri).to_pyarrow_table().to_pylist()
     )
     assert by_delta_rs == sorted(rows, key=lambda r: r[0])
     only = table.to_spark(spark, filters=[("label", "=", "a b/c=d%e")])

@@ -1,0 +1,43 @@
+"""The session factory applies the config: UTC, adaptive execution, JDBC jars, test sizing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def test_session_runs_in_utc_with_adaptive_execution(spark):
+    conf = spark.conf
+    assert conf.get("spark.sql.session.timeZone") == "UTC"
+    assert conf.get("spark.sql.adaptive.enabled") == "true"
+    assert conf.get("spark.sql.parquet.outputTimestampType") == "TIMESTAMP_MICROS"
+    assert (
+        spark.sql("SELECT CAST(TIMESTAMP'2024-01-01 00:00:00' AS BIGINT) AS s").first()["s"]
+        == 1704067200
+    )
+
+
+def test_session_uses_the_test_overrides(spark):
+    assert spark.sparkContext.master == "local[2]"
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "2"
+    assert spark.sparkContext.getConf().get("spark.ui.enabled") == "false"
+
+
+def test_jdbc_driver_jars_present_are_on_the_classpath(spark, cfg):
+    jars = spark.sparkContext.getConf().get("spark.jars", "")
+    for jar in cfg.spark.jars:
+        assert (jar in jars) == Path(jar).is_file()
+
+
+def test_python_workers_run_the_project_interpreter(spark):
+    import pandas as pd
+
+    def plus_one(batches):
+        for batch in batches:
+            yield pd.DataFrame({"id": batch["id"] + 1})
+
+    got = spark.range(3).mapInPandas(plus_one, "id long").collect()
+    assert sorted(r["id"] for r in got) == [1, 2, 3]
