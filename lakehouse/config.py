@@ -8,16 +8,26 @@ reads it only when asked: callers pass ``environ`` (the CLI passes ``os.environ`
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from lakehouse.errors import ConfigError
 
-__all__ = ["Config", "SparkConfig", "WarehouseConfig", "load_config"]
+__all__ = [
+    "Config",
+    "KafkaConfig",
+    "MySQLConfig",
+    "RedshiftConfig",
+    "S3Config",
+    "SparkConfig",
+    "WarehouseConfig",
+    "load_config",
+]
 
 Env = Literal["local", "docker", "prod"]
 ENV_PREFIX = "LAKEHOUSE__"
@@ -52,11 +62,68 @@ class WarehouseConfig(_Section):
     storage_options: dict[str, str] = Field(default_factory=dict)
 
 
+class MySQLConfig(_Section):
+    """The MySQL source (MariaDB locally). The password comes only from the environment:
+    LAKEHOUSE__MYSQL__PASSWORD; the local instance listens on loopback only and needs none."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=13306, ge=1, le=65535)
+    database: str = "shop"
+    user: str = "lakehouse"
+    password: SecretStr | None = None
+
+
+class RedshiftConfig(_Section):
+    """The Redshift target (PostgreSQL 15 locally, same wire protocol).
+    Password: LAKEHOUSE__REDSHIFT__PASSWORD."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=15439, ge=1, le=65535)
+    database: str = "analytics"
+    user: str = "lakehouse"
+    schema_name: str = "public"
+    password: SecretStr | None = None
+
+
+class KafkaConfig(_Section):
+    # None locally: the broker process writes its address under LAKEHOUSE_HOME/services/kafka.
+    bootstrap_servers: str | None = None
+    topics: dict[str, int] = Field(
+        default_factory=lambda: {"transactions": 4, "alerts": 2, "transactions_dead_letter": 1}
+    )
+
+
+class S3Config(_Section):
+    """S3 (moto's server locally). Keys: LAKEHOUSE__S3__ACCESS_KEY_ID / __SECRET_ACCESS_KEY."""
+
+    endpoint_url: str | None = "http://127.0.0.1:15000"
+    region: str = "us-east-1"
+    buckets: tuple[str, ...] = ("lakehouse-landing", "lakehouse-scores")
+    access_key_id: SecretStr | None = None
+    secret_access_key: SecretStr | None = None
+
+
+class PathsConfig(_Section):
+    # Relative paths resolve against LAKEHOUSE_HOME.
+    landing: str = "landing"
+    truth: str = "truth"
+    services: str = "services"
+
+
 class Config(_Section):
     env: Env
     home: Path
     spark: SparkConfig = SparkConfig()
     warehouse: WarehouseConfig = WarehouseConfig()
+    mysql: MySQLConfig = MySQLConfig()
+    redshift: RedshiftConfig = RedshiftConfig()
+    kafka: KafkaConfig = KafkaConfig()
+    s3: S3Config = S3Config()
+    paths: PathsConfig = PathsConfig()
+
+    def path(self, name: Literal["landing", "truth", "services"]) -> Path:
+        """A state path (landing area, generator truth, service data) made absolute."""
+        return (self.home / getattr(self.paths, name)).resolve()
 
     @property
     def warehouse_uri(self) -> str:
@@ -83,6 +150,7 @@ def load_config(
     conf_dir = Path(conf_dir or environ.get("LAKEHOUSE_CONF_DIR") or DEFAULT_CONF_DIR)
     path = conf_dir / f"{env}.yaml"
     data = _read_yaml(path)
+    _reject_secrets_in_file(data, path)
     data.setdefault("env", env)
     data["home"] = environ.get("LAKEHOUSE_HOME") or data.get("home") or ".lakehouse"
     data["home"] = str(Path(data["home"]).expanduser().resolve())
@@ -93,6 +161,19 @@ def load_config(
         return Config.model_validate(data)
     except ValidationError as err:
         raise ConfigError(_describe(err, path)) from None
+
+
+SECRET_KEYS = frozenset({"password", "access_key_id", "secret_access_key"})
+
+
+def _reject_secrets_in_file(data: dict[str, Any], path: Path) -> None:
+    for section, values in data.items():
+        if isinstance(values, dict):
+            for key in SECRET_KEYS & set(values):
+                var = f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
+                raise ConfigError(
+                    f"{path}: '{section}.{key}' is a secret; remove it from the file and set {var}"
+                )
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -120,11 +201,17 @@ def _apply_override(data: dict[str, Any], var: str, value: str) -> None:
         last = depth == len(keys) - 1
         annotation = fields[key].annotation
         if last:
-            node[key] = value if annotation is str or not value else _scalar(var, value)
+            node[key] = value if _is_text(annotation) or not value else _scalar(var, value)
             return
         node = node.setdefault(key, {})
         model = annotation if isinstance(annotation, type) else None
         fields = model.model_fields if model and issubclass(model, BaseModel) else None
+
+
+def _is_text(annotation: Any) -> bool:
+    """Strings and secrets keep the variable's exact text ("00123" stays a string)."""
+    options = typing.get_args(annotation) or (annotation,)
+    return any(option in (str, SecretStr) for option in options)
 
 
 def _scalar(var: str, value: str) -> Any:

@@ -10,6 +10,8 @@ __all__ = [
     "NotADeltaTableError",
     "PredicateError",
     "SchemaMismatchError",
+    "ServiceError",
+    "SourceUnavailableError",
     "TableExistsError",
     "TableNotFoundError",
     "WriteConflictError",
@@ -54,3 +56,11 @@ class WriteConflictError(LakehouseError):
 
 class PredicateError(LakehouseError):
     """A replace_where predicate or read filter is invalid for the table."""
+
+
+class ServiceError(LakehouseError):
+    """A local service could not be started, reached or stopped."""
+
+
+class SourceUnavailableError(LakehouseError):
+    """A source system (database, broker, object store) does not answer."""
