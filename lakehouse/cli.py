@@ -54,6 +54,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="compact partitions with at least this many small files",
     )
 
+    services = commands.add_parser(
+        "services", help="start, stop or check the local MariaDB, PostgreSQL, Kafka broker and S3"
+    )
+    actions = services.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for action, text in (
+        ("up", "start the services (running ones are reused) and wait until each answers"),
+        ("down", "stop the services `up` started"),
+        ("status", "show each service's health and address"),
+    ):
+        sub = actions.add_parser(action, help=text)
+        sub.add_argument(
+            "names", nargs="*", metavar="NAME", help="mariadb, postgres, kafka, s3 (default: all)"
+        )
+        sub.add_argument("--json", action="store_true", help="print JSON")
+
     commands.add_parser("config", help="print the effective configuration (secrets hidden)")
     commands.add_parser(
         "demo", help="run the end-to-end demo on embedded defaults and print what it produced"
@@ -88,6 +103,8 @@ def _dispatch(args: argparse.Namespace, cfg: Config) -> int:
         return _tables(cfg, as_json=args.json)
     if args.command == "table":
         return _table(args, cfg)
+    if args.command == "services":
+        return _services(args, cfg)
     if args.command == "config":
         console.print_json(cfg.model_dump_json())
         return 0
@@ -96,6 +113,25 @@ def _dispatch(args: argparse.Namespace, cfg: Config) -> int:
 
         return run_demo(cfg, console=console)
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _services(args: argparse.Namespace, cfg: Config) -> int:
+    from lakehouse import services
+
+    action = {"up": services.up, "down": services.down, "status": services.status}[args.action]
+    statuses = action(cfg, args.names or None)
+    if args.json:
+        print(json.dumps([s.__dict__ for s in statuses], indent=2))
+    else:
+        colour = {"running": "green", "stopped": "yellow", "unhealthy": "red"}
+        for s in statuses:
+            pid = f"pid {s.pid}" if s.pid else ""
+            console.print(
+                f"[{colour[s.state]}]{s.state:<9}[/] {s.name:<9} {s.address}  {pid} {s.detail}",
+                highlight=False,
+            )
+    healthy = all(s.state == "running" for s in statuses) or args.action == "down"
+    return 0 if healthy else 1
 
 
 def _tables(cfg: Config, *, as_json: bool) -> int:

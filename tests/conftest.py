@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from lakehouse import Config, Warehouse, build_spark, load_config
+from lakehouse import Config, Warehouse, build_spark, load_config, services
+from lakehouse.services._process import free_port
 
 TEST_OVERRIDES = {
     "LAKEHOUSE__SPARK__MASTER": "local[2]",
@@ -24,12 +27,27 @@ def test_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def test_environ(test_home: Path) -> dict[str, str]:
-    """The environment a job or subprocess under test sees: private state dir, small Spark."""
+def services_dir() -> Path:
+    # Not under pytest's 0700 temp root: PostgreSQL runs as the 'postgres' account when the
+    # tests run as root, and must be able to enter its data directory.
+    path = Path(tempfile.mkdtemp(prefix="lakehouse-test-services-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def test_environ(test_home: Path, services_dir: Path) -> dict[str, str]:
+    """The environment a job or subprocess under test sees: private state dir, private ports,
+    small Spark."""
     return {
         "PATH": os.environ.get("PATH", ""),
         "LAKEHOUSE_ENV": "local",
         "LAKEHOUSE_HOME": str(test_home),
+        "LAKEHOUSE__PATHS__SERVICES": str(services_dir),
+        "LAKEHOUSE__MYSQL__PORT": str(free_port()),
+        "LAKEHOUSE__REDSHIFT__PORT": str(free_port()),
+        "LAKEHOUSE__S3__ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
         **TEST_OVERRIDES,
     }
 
@@ -44,6 +62,14 @@ def spark(cfg: Config):
     session = build_spark("lakehouse-tests", cfg)
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def local_services(cfg: Config):
+    """MariaDB, PostgreSQL, the Kafka-protocol broker and S3, started once for the run."""
+    statuses = services.up(cfg)
+    yield {s.name: s for s in statuses}
+    services.down(cfg)
 
 
 @pytest.fixture

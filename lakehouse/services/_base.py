@@ -50,7 +50,7 @@ class Service(ABC):
     def _start(self) -> int:
         """Start the server process; return its pid."""
 
-    def _after_start(self) -> None:
+    def _after_start(self) -> None:  # noqa: B027 (optional hook; Kafka needs none)
         """Create databases, users, topics or buckets (idempotent)."""
 
     def _stop(self, pid: int) -> None:
@@ -76,7 +76,10 @@ class Service(ABC):
         self.dir.mkdir(parents=True, exist_ok=True)
         pid = self._start()
         _process.wait_until(
-            self.healthy, what=self.name, timeout=self.start_timeout, log_file=self.log_file,
+            self.healthy,
+            what=self.name,
+            timeout=self.start_timeout,
+            log_file=self.log_file,
             pid=pid,
         )
         self._after_start()

@@ -59,15 +59,23 @@ def spawn(args: Sequence[str], *, log_file: Path, pid_file: Path, env: dict | No
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as log:
         proc = subprocess.Popen(
-            list(args), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, env=env,
+            list(args),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=env,
         )
     pid_file.write_text(f"{proc.pid}\n")
     return proc.pid
 
 
 def wait_until(
-    ready: Callable[[], bool], *, what: str, timeout: float, log_file: Path | None = None,
+    ready: Callable[[], bool],
+    *,
+    what: str,
+    timeout: float,
+    log_file: Path | None = None,
     pid: int | None = None,
 ) -> None:
     deadline = time.monotonic() + timeout
@@ -77,7 +85,9 @@ def wait_until(
         if pid is not None and not pid_alive(pid):
             raise ServiceError(f"{what} exited during start-up; see {log_file}: {_tail(log_file)}")
         time.sleep(0.2)
-    raise ServiceError(f"{what} did not answer within {timeout:.0f} s; see {log_file}: {_tail(log_file)}")
+    raise ServiceError(
+        f"{what} did not answer within {timeout:.0f} s; see {log_file}: {_tail(log_file)}"
+    )
 
 
 def stop_pid(pid: int, *, timeout: float = 20) -> None:
@@ -103,10 +113,17 @@ def run(args: Sequence[str], *, what: str, env: dict | None = None, timeout: flo
     """Run a set-up command; a failure names the command and shows its output."""
     try:
         done = subprocess.run(
-            list(args), capture_output=True, text=True, timeout=timeout, check=False, env=env,
+            list(args),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            env=env,
         )
     except FileNotFoundError:
-        raise ServiceError(f"{what}: '{args[0]}' not found; run `make setup` to install it") from None
+        raise ServiceError(
+            f"{what}: '{args[0]}' not found; run `make setup` to install it"
+        ) from None
     if done.returncode != 0:
         output = (done.stderr or done.stdout).strip().splitlines()[-5:]
         raise ServiceError(f"{what} failed ({' '.join(args[:2])} ...): {' | '.join(output)}")

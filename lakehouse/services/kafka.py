@@ -52,7 +52,13 @@ class Kafka(Service):
         (self.dir / "bootstrap").unlink(missing_ok=True)
         topics = [f"--topic={name}={count}" for name, count in self.cfg.kafka.topics.items()]
         return _process.spawn(
-            [sys.executable, "-m", "lakehouse.services.kafka_broker", f"--state={self.dir}", *topics],
+            [
+                sys.executable,
+                "-m",
+                "lakehouse.services.kafka_broker",
+                f"--state={self.dir}",
+                *topics,
+            ],
             log_file=self.log_file,
             pid_file=self.pid_file,
         )

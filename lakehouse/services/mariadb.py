@@ -43,18 +43,27 @@ class MariaDB(Service):
         if not (data / "mysql").is_dir():
             _process.run(
                 [
-                    "mariadb-install-db", "--no-defaults", f"--datadir={data}",
-                    f"--user={_os_user()}", "--auth-root-authentication-method=socket",
+                    "mariadb-install-db",
+                    "--no-defaults",
+                    f"--datadir={data}",
+                    f"--user={_os_user()}",
+                    "--auth-root-authentication-method=socket",
                     "--skip-test-db",
                 ],
                 what="mariadb-install-db",
             )
         return _process.spawn(
             [
-                MARIADBD, "--no-defaults", f"--datadir={data}", f"--port={self.port}",
-                "--bind-address=127.0.0.1", f"--socket={self._socket}",
-                f"--pid-file={self.dir / 'mariadbd.pid'}", f"--log-error={self.log_file}",
-                f"--user={_os_user()}", "--skip-name-resolve",
+                MARIADBD,
+                "--no-defaults",
+                f"--datadir={data}",
+                f"--port={self.port}",
+                "--bind-address=127.0.0.1",
+                f"--socket={self._socket}",
+                f"--pid-file={self.dir / 'mariadbd.pid'}",
+                f"--log-error={self.log_file}",
+                f"--user={_os_user()}",
+                "--skip-name-resolve",
             ],
             log_file=self.dir / "stdout.log",
             pid_file=self.pid_file,
@@ -85,8 +94,12 @@ class MariaDB(Service):
         mysql = self.cfg.mysql
         try:
             pymysql.connect(
-                host=mysql.host, port=mysql.port, user=mysql.user, password=password,
-                database=mysql.database, connect_timeout=5,
+                host=mysql.host,
+                port=mysql.port,
+                user=mysql.user,
+                password=password,
+                database=mysql.database,
+                connect_timeout=5,
             ).close()
         except pymysql.MySQLError as err:
             raise ServiceError(f"mariadb: {mysql.user} cannot log in over TCP ({err})") from err

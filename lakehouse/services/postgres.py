@@ -47,8 +47,13 @@ class Postgres(Service):
         rs = self.cfg.redshift
         password = rs.password.get_secret_value() if rs.password else None
         return psycopg.connect(
-            host=rs.host, port=rs.port, user=rs.user, password=password, dbname=database,
-            connect_timeout=2, autocommit=True,
+            host=rs.host,
+            port=rs.port,
+            user=rs.user,
+            password=password,
+            dbname=database,
+            connect_timeout=2,
+            autocommit=True,
         )
 
     def _start(self) -> int:
@@ -58,9 +63,17 @@ class Postgres(Service):
         _as_owner(self.dir)
         self._run_pg(
             [
-                str(PG_BIN / "pg_ctl"), "-D", str(self._data), "-l", str(self.log_file), "-w",
-                "-t", "60", "-o",
-                f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1", "start",
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(self._data),
+                "-l",
+                str(self.log_file),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1",
+                "start",
             ],
             what="pg_ctl start",
         )
@@ -71,8 +84,14 @@ class Postgres(Service):
     def _initdb(self) -> None:
         rs = self.cfg.redshift
         self._data.mkdir(parents=True, exist_ok=True)
-        args = [str(PG_BIN / "initdb"), "-D", str(self._data), f"--username={rs.user}",
-                "--encoding=UTF8", "--locale=C.UTF-8"]
+        args = [
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(self._data),
+            f"--username={rs.user}",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
+        ]
         if rs.password:
             pwfile = self.dir / ".pwfile"
             pwfile.write_text(rs.password.get_secret_value())
@@ -96,7 +115,9 @@ class Postgres(Service):
     def _after_start(self) -> None:
         database = self.cfg.redshift.database
         with self._connect("postgres") as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
+            ).fetchone()
             if not exists:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
 

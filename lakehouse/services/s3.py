@@ -27,9 +27,14 @@ def s3_client(cfg: Config, *, timeout: float = 10):
         key_id = s3.access_key_id.get_secret_value() if s3.access_key_id else LOCAL_KEY
         secret = s3.secret_access_key.get_secret_value() if s3.secret_access_key else LOCAL_KEY
     return boto3.client(
-        "s3", endpoint_url=s3.endpoint_url, region_name=s3.region,
-        aws_access_key_id=key_id, aws_secret_access_key=secret,
-        config=BotoConfig(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 2}),
+        "s3",
+        endpoint_url=s3.endpoint_url,
+        region_name=s3.region,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        config=BotoConfig(
+            connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 2}
+        ),
     )
 
 

@@ -14,8 +14,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def test_demo_writes_orders_and_a_rerun_writes_nothing(test_environ, tmp_path):
     env = {**test_environ, "LAKEHOUSE_HOME": str(tmp_path)}
     first = subprocess.run(
-        [sys.executable, "-m", "lakehouse.cli", "demo"], env=env, capture_output=True,
-        text=True, timeout=600, check=False,
+        [sys.executable, "-m", "lakehouse.cli", "demo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert first.returncode == 0, first.stderr
     assert "silver.orders" in first.stdout
@@ -30,8 +34,12 @@ def test_demo_writes_orders_and_a_rerun_writes_nothing(test_environ, tmp_path):
     version = table.version()
 
     again = subprocess.run(
-        [sys.executable, "-m", "lakehouse.cli", "demo"], env=env, capture_output=True,
-        text=True, timeout=600, check=False,
+        [sys.executable, "-m", "lakehouse.cli", "demo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("already committed") >= 4

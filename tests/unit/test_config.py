@@ -225,3 +225,28 @@ def test_config_section_attribute_cannot_be_assigned(tmp_path: Path) -> None:
 
     with pytest.raises(ValidationError, match="frozen"):
         cfg.spark.shuffle_partitions = 1
+
+
+def test_secret_in_a_file_is_refused_naming_the_variable(tmp_path: Path) -> None:
+    path = write_conf(tmp_path, "local", "mysql:\n  password: hunter2\n")
+    with pytest.raises(ConfigError, match="LAKEHOUSE__MYSQL__PASSWORD") as err:
+        load_config("local", environ={"LAKEHOUSE_HOME": str(tmp_path)}, conf_dir=tmp_path)
+    assert str(path) in str(err.value)
+
+
+def test_secret_from_the_environment_keeps_its_exact_text(tmp_path: Path) -> None:
+    cfg = load_config(
+        "local",
+        environ={"LAKEHOUSE_HOME": str(tmp_path), "LAKEHOUSE__REDSHIFT__PASSWORD": "007"},
+    )
+    assert cfg.redshift.password.get_secret_value() == "007"
+    assert "007" not in repr(cfg)
+
+
+def test_state_paths_resolve_under_home_unless_absolute(tmp_path: Path) -> None:
+    cfg = load_config(
+        "local",
+        environ={"LAKEHOUSE_HOME": str(tmp_path), "LAKEHOUSE__PATHS__SERVICES": "/srv/lh"},
+    )
+    assert cfg.path("landing") == tmp_path / "landing"
+    assert cfg.path("services") == Path("/srv/lh")
