@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import polars as pl
 import pytest
@@ -45,3 +47,42 @@ def test_duckdb_and_spark_agree_on_aggregates(spark, table):
     want = [(D1, 2, 3.5), (D2, 1, 3.25)]
     assert [(d, n, float(t)) for d, n, t in by_duckdb] == want
     assert [(d, n, float(t)) for d, n, t in by_spark] == want
+
+
+def test_files_written_by_another_engine_outside_partition_directories_are_read(spark, warehouse):
+    """Delta does not require k=v directories; such files are read with their logged values."""
+    import json
+    import time
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from deltalake.transaction import AddAction
+
+    table = warehouse.create(EVENTS)
+    table.write(events(spark, [("a", D1, 1.5, "new")]))
+    foreign = pa.table(
+        {"event_id": ["z"], "amount": pa.array([None], pa.decimal128(18, 2)), "status": ["x"]}
+    )
+    path = f"{table.uri}/imported/z.parquet"
+    (Path(table.uri) / "imported").mkdir()
+    pq.write_table(foreign, path)
+    delta = DeltaTable(table.uri)
+    delta.create_write_transaction(
+        [
+            AddAction(
+                "imported/z.parquet",
+                Path(path).stat().st_size,
+                {"event_date": "2024-05-02"},
+                int(time.time() * 1000),
+                True,
+                json.dumps({"numRecords": 1}),
+            )
+        ],
+        "append",
+        delta.schema(),
+        partition_by=["event_date"],
+    )
+    got = sorted(
+        (r["event_id"], r["event_date"], r["status"]) for r in table.to_spark(spark).collect()
+    )
+    assert got == [("a", D1, "new"), ("z", D2, "x")]
