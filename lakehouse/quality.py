@@ -1,0 +1,203 @@
+"""Quality gate: one declared suite per table (conf/quality/<table>.yaml) drives both the
+great-expectations validation and the per-row flags that route rows to quarantine.
+
+GX on Spark reports counts, not rows. The row flags are Spark expressions derived from the same
+rules with GX's own semantics (NULLs are "missing", not "unexpected", except for not_null), all
+computed in one pass; ``gate`` checks that GX and the flags agree rule by rule, so the
+quarantine and the validation result can never tell different stories.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import reduce
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from lakehouse.errors import ConfigError, LakehouseError
+
+__all__ = [
+    "FAILED_RULES",
+    "QualityGateError",
+    "QualitySuite",
+    "Rule",
+    "RuleResult",
+    "flag_rows",
+    "load_suite",
+    "rule_counts",
+]
+
+Check = Literal["not_null", "in_set", "between", "unique", "matches_regex", "references"]
+FAILED_RULES = "_dq_failed_rules"
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "in_set": ("values",),
+    "between": (),
+    "matches_regex": ("regex",),
+    "references": ("table", "key"),
+}
+
+
+class QualityGateError(LakehouseError):
+    """Too many rows failed the suite: nothing was written downstream."""
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    check: Check
+    column: str
+    values: tuple[Any, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+    regex: str | None = None
+    table: str | None = None
+    key: str | None = None
+    reason: str | None = None
+
+    @model_validator(mode="after")
+    def _parameters(self) -> Rule:
+        missing = [p for p in _NEEDS.get(self.check, ()) if getattr(self, p) is None]
+        if self.check == "between" and self.min is None and self.max is None:
+            missing.append("min or max")
+        if missing:
+            raise ValueError(f"rule '{self.name}' ({self.check}) needs {', '.join(missing)}")
+        if self.regex is not None:
+            re.compile(self.regex)
+        return self
+
+    def describe(self) -> str:
+        if self.reason:
+            return self.reason
+        texts = {
+            "not_null": f"{self.column} is missing",
+            "in_set": f"{self.column} not in {list(self.values or ())}",
+            "between": f"{self.column} outside [{self.min}, {self.max}]",
+            "unique": f"{self.column} is duplicated",
+            "matches_regex": f"{self.column} does not match {self.regex}",
+            "references": f"{self.column} not found in {self.table}.{self.key}",
+        }
+        return texts[self.check]
+
+
+class QualitySuite(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    table: str
+    max_failure_rate: float = Field(default=0.05, ge=0, le=1)
+    rules: tuple[Rule, ...]
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> QualitySuite:
+        names = [r.name for r in self.rules]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"rule names must be unique, repeated: {dupes}")
+        return self
+
+    @property
+    def references(self) -> dict[str, Rule]:
+        return {r.name: r for r in self.rules if r.check == "references"}
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule: str
+    reason: str
+    failed_rows: int
+    checked_rows: int
+
+
+def load_suite(conf_dir: Path, table: str) -> QualitySuite:
+    """The suite in ``conf/quality/<table>.yaml``; a bad file names itself and the key."""
+    path = conf_dir / "quality" / f"{table}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"{path}: no quality suite for {table}; declare one (see conf/quality/)")
+    try:
+        return QualitySuite.model_validate(yaml.safe_load(path.read_text()))
+    except (ValidationError, yaml.YAMLError) as err:
+        raise ConfigError(f"{path}: invalid quality suite: {err}") from None
+
+
+def _ref_column(rule: Rule) -> str:
+    return f"_dq_ref_{rule.name}"
+
+
+def _dup_column(rule: Rule) -> str:
+    return f"_dq_dup_{rule.name}"
+
+
+def with_rule_inputs(
+    df: DataFrame, suite: QualitySuite, references: Mapping[str, DataFrame]
+) -> DataFrame:
+    """Add what row-level checks need beyond the row: a match flag per referential rule (a
+    broadcast join with the dimension's distinct keys) and a duplicate count per unique rule."""
+    for rule in suite.references.values():
+        if rule.table not in references:
+            raise ConfigError(f"{suite.table}: rule '{rule.name}' needs the table {rule.table}")
+        keys = references[rule.table].select(F.col(rule.key).alias(rule.column)).distinct()
+        keys = keys.select(rule.column, F.lit(True).alias(_ref_column(rule)))
+        df = df.join(F.broadcast(keys), on=rule.column, how="left")
+        matched = F.col(rule.column).isNull() | F.col(_ref_column(rule)).isNotNull()
+        df = df.withColumn(_ref_column(rule), matched)
+    for rule in (r for r in suite.rules if r.check == "unique"):
+        df = df.withColumn(
+            _dup_column(rule), F.count(rule.column).over(Window.partitionBy(rule.column))
+        )
+    return df
+
+
+def failure_condition(rule: Rule) -> Column:
+    """True where the row fails the rule, with GX's semantics (NULL is 'missing')."""
+    col = F.col(rule.column)
+    present = col.isNotNull()
+    if rule.check == "not_null":
+        return col.isNull()
+    if rule.check == "in_set":
+        return present & ~col.isin(list(rule.values or ()))
+    if rule.check == "between":
+        low = col < F.lit(rule.min) if rule.min is not None else F.lit(False)
+        high = col > F.lit(rule.max) if rule.max is not None else F.lit(False)
+        return present & (low | high)
+    if rule.check == "matches_regex":
+        return present & ~col.rlike(rule.regex)
+    if rule.check == "unique":
+        return present & (F.col(_dup_column(rule)) > 1)
+    return ~F.col(_ref_column(rule))
+
+
+def flag_rows(
+    df: DataFrame, suite: QualitySuite, *, references: Mapping[str, DataFrame] | None = None
+) -> DataFrame:
+    """``df`` plus ``_dq_failed_rules``: the names of the rules each row fails (empty: passes)."""
+    prepared = with_rule_inputs(df, suite, references or {})
+    failed = F.array(*(F.when(failure_condition(r), F.lit(r.name)) for r in suite.rules))
+    flagged = prepared.withColumn(FAILED_RULES, F.filter(failed, lambda name: name.isNotNull()))
+    helper_columns = [c for c in flagged.columns if c.startswith(("_dq_ref_", "_dq_dup_"))]
+    return flagged.drop(*helper_columns)
+
+
+def rule_counts(flagged: DataFrame, suite: QualitySuite) -> list[RuleResult]:
+    """Failed rows per rule, from the flags, in one aggregation."""
+    counts = flagged.agg(
+        F.count(F.lit(1)).alias("_rows"),
+        *(
+            F.sum(F.array_contains(FAILED_RULES, r.name).cast("long")).alias(r.name)
+            for r in suite.rules
+        ),
+    ).first()
+    return [
+        RuleResult(r.name, r.describe(), int(counts[r.name] or 0), counts["_rows"])
+        for r in suite.rules
+    ]
+
+
+def any_failed(names: Sequence[str]) -> Column:
+    return reduce(lambda a, b: a | b, (F.array_contains(FAILED_RULES, n) for n in names))

@@ -1,0 +1,121 @@
+"""Row flags derived from a suite agree with great-expectations on the same suite."""
+
+from __future__ import annotations
+
+import pytest
+from pyspark.sql import types as T
+
+from lakehouse import _gx
+from lakehouse.errors import ConfigError
+from lakehouse.quality import FAILED_RULES, QualitySuite, flag_rows, load_suite, rule_counts
+
+pytestmark = pytest.mark.unit
+
+SUITE = QualitySuite.model_validate(
+    {
+        "table": "silver.transactions",
+        "max_failure_rate": 0.5,
+        "rules": [
+            {"name": "txn_id_present", "check": "not_null", "column": "txn_id"},
+            {"name": "txn_id_unique", "check": "unique", "column": "txn_id"},
+            {
+                "name": "currency_known",
+                "check": "in_set",
+                "column": "currency",
+                "values": ["EUR", "USD"],
+            },
+            {
+                "name": "amount_in_range",
+                "check": "between",
+                "column": "amount",
+                "min": -1000,
+                "max": 1000,
+            },
+            {
+                "name": "merchant_shape",
+                "check": "matches_regex",
+                "column": "merchant",
+                "regex": "^[A-Za-z]",
+            },
+            {
+                "name": "customer_known",
+                "check": "references",
+                "column": "customer_id",
+                "table": "silver.customers",
+                "key": "customer_id",
+            },
+        ],
+    }
+)
+SCHEMA = T.StructType(
+    [
+        T.StructField("txn_id", T.StringType()),
+        T.StructField("customer_id", T.LongType()),
+        T.StructField("currency", T.StringType()),
+        T.StructField("amount", T.DoubleType()),
+        T.StructField("merchant", T.StringType()),
+    ]
+)
+ROWS = [
+    ("t1", 1, "EUR", 10.0, "Amazon"),  # passes
+    ("t2", 2, "XXX", 10.0, "Tesco"),  # currency_known
+    ("t3", 9, "EUR", 5000.0, "Lidl"),  # customer_known, amount_in_range
+    ("t3", 1, None, None, None),  # txn_id_unique (with the row above); NULLs are missing
+    (None, None, "USD", -1.0, "#weird"),  # txn_id_present, merchant_shape
+]
+WANT = {
+    "t1": [],
+    "t2": ["currency_known"],
+    "t3-a": ["txn_id_unique", "amount_in_range", "customer_known"],
+    "t3-b": ["txn_id_unique"],
+    None: ["txn_id_present", "merchant_shape"],
+}
+
+
+@pytest.fixture(scope="module")
+def frames(spark):
+    customers = spark.createDataFrame([(1,), (2,)], "customer_id long")
+    return spark.createDataFrame(ROWS, SCHEMA), {"silver.customers": customers}
+
+
+def test_each_row_carries_the_rules_it_fails(frames):
+    rows, refs = frames
+    got = {}
+    for row in flag_rows(rows, SUITE, references=refs).collect():
+        key = row["txn_id"] if row["txn_id"] != "t3" else ("t3-a" if row["amount"] else "t3-b")
+        got[key] = row[FAILED_RULES]
+    assert got == WANT
+
+
+def test_flags_and_great_expectations_agree_rule_by_rule(frames):
+    rows, refs = frames
+    from_flags = {
+        r.rule: r.failed_rows for r in rule_counts(flag_rows(rows, SUITE, references=refs), SUITE)
+    }
+    from_gx = {r.rule: r.failed_rows for r in _gx.validate(rows, SUITE, references=refs)}
+    assert (
+        from_flags
+        == from_gx
+        == {
+            "txn_id_present": 1,
+            "txn_id_unique": 2,
+            "currency_known": 1,
+            "amount_in_range": 1,
+            "merchant_shape": 1,
+            "customer_known": 1,
+        }
+    )
+
+
+def test_a_rule_missing_its_parameters_is_a_config_error(tmp_path):
+    (tmp_path / "quality").mkdir()
+    (tmp_path / "quality" / "silver.x.yaml").write_text(
+        "table: silver.x\nrules:\n  - {name: c, check: in_set, column: a}\n"
+    )
+    with pytest.raises(ConfigError, match="needs values"):
+        load_suite(tmp_path, "silver.x")
+
+
+def test_a_missing_suite_names_the_file(tmp_path):
+    with pytest.raises(ConfigError, match="no quality suite for silver.nope"):
+        load_suite(tmp_path, "silver.nope")
