@@ -117,5 +117,5 @@ def test_a_rule_missing_its_parameters_is_a_config_error(tmp_path):
 
 
 def test_a_missing_suite_names_the_file(tmp_path):
-    with pytest.raises(ConfigError, match="no quality suite for silver.nope"):
+    with pytest.raises(ConfigError, match=r"no quality suite for silver\.nope"):
         load_suite(tmp_path, "silver.nope")
