@@ -8,6 +8,7 @@ reads it only when asked: callers pass ``environ`` (the CLI passes ``os.environ`
 
 from __future__ import annotations
 
+import secrets
 import typing
 from collections.abc import Mapping
 from pathlib import Path
@@ -103,6 +104,13 @@ class S3Config(_Section):
     secret_access_key: SecretStr | None = None
 
 
+class PiiConfig(_Section):
+    """The tokenization key: only from LAKEHOUSE__PII__TOKEN_KEY. Locally, when unset, a random
+    key is created once under LAKEHOUSE_HOME/secrets so tokens stay stable across runs."""
+
+    token_key: SecretStr | None = None
+
+
 class PathsConfig(_Section):
     # Relative paths resolve against LAKEHOUSE_HOME.
     landing: str = "landing"
@@ -119,7 +127,21 @@ class Config(_Section):
     redshift: RedshiftConfig = RedshiftConfig()
     kafka: KafkaConfig = KafkaConfig()
     s3: S3Config = S3Config()
+    pii: PiiConfig = PiiConfig()
     paths: PathsConfig = PathsConfig()
+
+    def pii_key(self) -> bytes:
+        """The PII tokenization key (see PiiConfig)."""
+        if self.pii.token_key is not None:
+            return self.pii.token_key.get_secret_value().encode()
+        if self.env != "local":
+            raise ConfigError(f"env {self.env}: set LAKEHOUSE__PII__TOKEN_KEY (tokenization key)")
+        path = self.home / "secrets" / "pii_token.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            path.write_bytes(secrets.token_hex(32).encode())
+            path.chmod(0o600)
+        return path.read_bytes().strip()
 
     def path(self, name: Literal["landing", "truth", "services"]) -> Path:
         """A state path (landing area, generator truth, service data) made absolute."""
@@ -163,7 +185,7 @@ def load_config(
         raise ConfigError(_describe(err, path)) from None
 
 
-SECRET_KEYS = frozenset({"password", "access_key_id", "secret_access_key"})
+SECRET_KEYS = frozenset({"password", "access_key_id", "secret_access_key", "token_key"})
 
 
 def _reject_secrets_in_file(data: dict[str, Any], path: Path) -> None:
