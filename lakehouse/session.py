@@ -25,6 +25,10 @@ def build_spark(app_name: str, cfg: Config) -> SparkSession:
     if not launched.contains("spark.master"):
         builder = builder.master(cfg.spark.master)
         builder = builder.config("spark.driver.memory", cfg.spark.driver_memory)
+        if cfg.spark.master.startswith("local"):
+            # Stay on loopback: the hostname may resolve to an address other machines reach.
+            builder = builder.config("spark.driver.host", "127.0.0.1")
+            builder = builder.config("spark.driver.bindAddress", "127.0.0.1")
         # Workers must run this interpreter (the venv's), or pandas UDFs cannot import pyarrow.
         # PySpark's SparkContext takes the worker command from this variable, not from conf.
         os.environ["PYSPARK_PYTHON"] = sys.executable
