@@ -200,7 +200,7 @@ def _reject_secrets_in_file(data: dict[str, Any], path: Path) -> None:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        known = sorted(p.stem for p in path.parent.glob("*.yaml"))
+        known = sorted(e for e in typing.get_args(Env) if (path.parent / f"{e}.yaml").is_file())
         raise ConfigError(
             f"{path}: configuration file not found; set LAKEHOUSE_ENV to one of {known}"
         )
