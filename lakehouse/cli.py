@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
         )
         sub.add_argument("--json", action="store_true", help="print JSON")
 
+    from lakehouse.generate import command as generate_command
+
+    generate_command.add_parser(commands)
     commands.add_parser("config", help="print the effective configuration (secrets hidden)")
     commands.add_parser(
         "demo", help="run the end-to-end demo on embedded defaults and print what it produced"
@@ -105,6 +108,10 @@ def _dispatch(args: argparse.Namespace, cfg: Config) -> int:
         return _table(args, cfg)
     if args.command == "services":
         return _services(args, cfg)
+    if args.command == "generate":
+        from lakehouse.generate import command as generate_command
+
+        return generate_command.run(args, cfg, console)
     if args.command == "config":
         console.print_json(cfg.model_dump_json())
         return 0

@@ -177,7 +177,8 @@ def fraud_on(world: World, day: int, rng: np.random.Generator) -> Parts:
     seconds = np.minimum(seconds, (day + 1) * SECONDS_PER_DAY - 1)
     category = FRAUD_CATEGORY_CODES[kind, rng.integers(0, 12, size=size) % FRAUD_CATEGORY_N[kind]]
     merchant = np.zeros(size, dtype=np.int64)
-    for name in {c for choices in FRAUD_CATEGORY.values() for c in choices}:
+    # Sorted: iterating a set follows string hashing, which differs per process.
+    for name in sorted({c for choices in FRAUD_CATEGORY.values() for c in choices}):
         rows = np.flatnonzero(category == CATEGORY_INDEX[name])
         merchant[rows] = world.pick_merchant(name, rng.random(rows.size), popular=False)
     cents = -rng.integers(FRAUD_CENTS_LOW[kind], FRAUD_CENTS_HIGH[kind])
