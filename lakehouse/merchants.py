@@ -3,6 +3,7 @@ by normalization rules and a prefix lookup kept in conf/merchants.yaml. Spark bu
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -23,11 +24,21 @@ class MerchantEntry(BaseModel):
     prefixes: tuple[str, ...] = Field(min_length=1)
 
 
+class KeywordCategory(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    category: str
+    words: tuple[str, ...] = Field(min_length=1)
+
+
 class MerchantRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     unknown_category: str = "other"
     merchants: tuple[MerchantEntry, ...]
+    strip_prefixes: tuple[str, ...] = ()
+    strip_suffixes: tuple[str, ...] = ()
+    keyword_categories: tuple[KeywordCategory, ...] = ()
 
     def by_prefix(self) -> list[tuple[str, MerchantEntry]]:
         """(normalized prefix, entry), longest first, so 'AMAZON PRIME' wins over 'AMAZON'."""
@@ -64,13 +75,38 @@ def normalize_merchant(column: str | Column) -> Column:
     return F.trim(spaced)
 
 
+def _words(words: tuple[str, ...]) -> str:
+    return "|".join(re.escape(_normalize_text(w)) for w in words)
+
+
+def _cleaned(normalized: Column, rules: MerchantRules) -> Column:
+    """An unlisted merchant's name: facilitator/purpose words and store numbers removed."""
+    name = normalized
+    if rules.strip_prefixes:
+        name = F.regexp_replace(name, f"^(({_words(rules.strip_prefixes)}) )+", "")
+    if rules.strip_suffixes:
+        name = F.regexp_replace(name, f"( ({_words(rules.strip_suffixes)}))+$", "")
+    name = F.regexp_replace(name, r"( [0-9]+)+$", "")
+    return F.when(name == "", F.lit(None)).otherwise(name)
+
+
+def _keyword_category(normalized: Column, rules: MerchantRules) -> Column:
+    category: Column = F.lit(rules.unknown_category)
+    for entry in reversed(rules.keyword_categories):
+        hit = normalized.rlike(f"(^| )({_words(entry.words)})( |$)")
+        category = F.when(hit, F.lit(entry.category)).otherwise(category)
+    return category
+
+
 def standardize_merchants(
     df: DataFrame, rules: MerchantRules, *, raw: str = "merchant_raw"
 ) -> DataFrame:
-    """Adds ``merchant`` (canonical; NULL when unmatched) and ``merchant_category``."""
-    padded = F.concat(normalize_merchant(raw), F.lit(" "))
-    merchant: Column = F.lit(None).cast("string")
-    category: Column = F.lit(rules.unknown_category)
+    """Adds ``merchant`` (canonical name; for merchants not in the lookup, the cleaned raw
+    string in upper case) and ``merchant_category``."""
+    normalized = normalize_merchant(raw)
+    padded = F.concat(normalized, F.lit(" "))
+    merchant: Column = _cleaned(normalized, rules)
+    category: Column = _keyword_category(normalized, rules)
     # Built from the shortest prefix outwards so the longest match is the outermost WHEN.
     for prefix, entry in reversed(rules.by_prefix()):
         hit = padded.startswith(prefix + " ")

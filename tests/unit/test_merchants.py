@@ -25,7 +25,11 @@ CASES = [
     ("APPLE.COM/BILL", "Apple", "subscription"),
     ("APPLE STORE R123", "Apple", "electronics"),
     ("  lidl   sagt danke ", "Lidl", "groceries"),
-    ("Café Unbekannt", None, "other"),
+    ("Café Unbekannt", "CAFÉ UNBEKANNT", "dining"),
+    ("SUMUP *Bäckerei Roth", "BÄCKEREI ROTH", "groceries"),
+    ("ACME GMBH PAYROLL", "ACME GMBH", "salary"),
+    ("Haus Verwaltung rent", "HAUS VERWALTUNG", "rent"),
+    ("ZZ 1234", "ZZ", "other"),
     (None, None, "other"),
 ]
 
