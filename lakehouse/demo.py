@@ -1,8 +1,10 @@
-"""`lakehouse demo`: the table layer end to end on embedded defaults.
+"""`lakehouse demo`: what exists so far, end to end on embedded defaults.
 
-Loads three days of orders (one replace_where commit per day, each an app transaction so a
-re-run writes nothing), re-sends a corrected day, merges status changes and cancellations,
-travels back in time, compacts, and checks the result with an independent reader (delta-rs).
+Starts the local services, generates a bank's data (CSV drops, MariaDB, a Kafka stream), then
+shows the Delta table layer on silver.orders: loads three days of orders (one replace_where
+commit per day, each an app transaction so a re-run writes nothing), re-sends a corrected day,
+merges status changes and cancellations, travels back in time, compacts, and checks the result
+with an independent reader (delta-rs). Ingest (issue 5) replaces the synthetic orders.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from lakehouse.session import build_spark
 DEMO_DAYS = (dt.date(2024, 5, 1), dt.date(2024, 5, 2), dt.date(2024, 5, 3))
 ORDERS_PER_DAY = 100_000
 APP_ID = "lakehouse.demo.orders"
+DEMO_CUSTOMERS, DEMO_DAYS_GENERATED, DEMO_SEED = 2_000, 30, 42
 CHANNELS = ("web", "app", "store")
 
 
@@ -80,6 +83,52 @@ def run_demo(cfg: Config, *, console: Console) -> int:
             return fn
 
         return register
+
+    @step("start the local services (MariaDB, PostgreSQL, Kafka broker, S3)")
+    def _services() -> str:
+        from lakehouse import services
+
+        return "; ".join(f"{s.name} {s.address}" for s in services.up(cfg))
+
+    @step(f"generate {DEMO_CUSTOMERS:,} customers x {DEMO_DAYS_GENERATED} days (seed {DEMO_SEED})")
+    def _generate() -> str:
+        from lakehouse.generate import GeneratorSpec, generate
+        from lakehouse.generate.mysql_sink import load_mysql
+
+        spec = GeneratorSpec(customers=DEMO_CUSTOMERS, days=DEMO_DAYS_GENERATED, seed=DEMO_SEED)
+        data = generate(spec, landing=cfg.path("landing"), truth=cfg.path("truth"))
+        mysql = cfg.mysql
+        password = mysql.password.get_secret_value() if mysql.password else ""
+        loaded = load_mysql(
+            data,
+            host=mysql.host,
+            port=mysql.port,
+            user=mysql.user,
+            password=password,
+            database=mysql.database,
+        )
+        return (
+            f"{data.row_counts.get('csv.transactions', 0):,} transactions as CSV drops in "
+            f"{cfg.path('landing')}; MariaDB {mysql.database}: {sum(loaded.values()):,} rows"
+        )
+
+    @step("stream transaction events to Kafka for 2 s")
+    def _stream() -> str:
+        from lakehouse.generate import GeneratorSpec
+        from lakehouse.generate.kafka_sink import stream_transactions
+        from lakehouse.services import kafka_bootstrap
+
+        spec = GeneratorSpec(customers=DEMO_CUSTOMERS, days=DEMO_DAYS_GENERATED, seed=DEMO_SEED)
+        bootstrap = kafka_bootstrap(cfg)
+        sent = stream_transactions(
+            spec,
+            bootstrap_servers=bootstrap,
+            topic="transactions",
+            rate=5_000,
+            seconds=2,
+            seed=DEMO_SEED,
+        )
+        return f"{sent:,} events on topic transactions at {bootstrap}"
 
     @step("start Spark")
     def _start() -> str:
@@ -175,6 +224,8 @@ def _summary(cfg: Config, console: Console, orders: Table) -> None:
         view.add_row(info.name, str(info.version), f"{info.rows:,}", info.uri)
     console.print(view)
     console.print("Look further:")
+    console.print("  .venv/bin/lakehouse services status      (stop them: lakehouse services down)")
+    console.print(f"  ls {cfg.path('landing')}/transactions", highlight=False)
     console.print(f"  .venv/bin/lakehouse table history {orders.name}")
     console.print("  .venv/bin/lakehouse tables --json")
     console.print(
