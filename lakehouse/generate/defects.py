@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from lakehouse.generate.txn_parts import TXN_COLUMNS
+
 MANIFEST_SCHEMA = pa.schema(
     [
         ("source", pa.string()),
@@ -62,19 +64,7 @@ COMMON = {
 }
 TRANSACTIONS = SourceLayout(
     name="transactions",
-    columns=(
-        "txn_id",
-        "customer_id",
-        "account_id",
-        "txn_ts",
-        "amount",
-        "currency",
-        "merchant_raw",
-        "category",
-        "mode",
-        "location",
-        "remarks",
-    ),
+    columns=TXN_COLUMNS,
     key="txn_id",
     date_column="txn_ts",
     quote_column="merchant_raw",

@@ -19,6 +19,7 @@ from lakehouse import services
 from lakehouse.generate import GeneratorSpec, generate
 from lakehouse.generate.kafka_sink import transaction_events
 from lakehouse.generate.mysql_sink import load_mysql, state_as_of
+from lakehouse.io.mysql import read_mysql
 
 pytestmark = pytest.mark.integration
 
@@ -64,16 +65,7 @@ def test_mariadb_loads_day_by_day_and_later_days_update_rows(cfg, local_services
         cfg, f"SELECT COUNT(*) FROM orders WHERE updated_at >= '{day5 + dt.timedelta(days=1)}'"
     )
     assert later[0][0] > 0  # rows changed after day 5: what an incremental pull picks up
-    m = cfg.mysql
-    via_jdbc = (
-        spark.read.format("jdbc")
-        .option("url", f"jdbc:mysql://{m.host}:{m.port}/{m.database}")
-        .option("driver", "org.mariadb.jdbc.Driver")
-        .option("dbtable", "customers")
-        .option("user", m.user)
-        .option("password", "")
-        .load()
-    )
+    via_jdbc = read_mysql(spark, cfg, "customers")
     assert via_jdbc.count() == SPEC.customers
 
 

@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from lakehouse import load_config, services
 from lakehouse.errors import ServiceError
+from lakehouse.io.mysql import read_mysql
 from lakehouse.services import _process
 from lakehouse.services.mariadb import MariaDB
 
@@ -36,15 +37,7 @@ def test_spark_jdbc_reads_mariadb(spark, cfg, local_services):
         cur.executemany("INSERT INTO jdbc_probe VALUES (%s, %s)", [(1, "ada"), (2, "bob")])
     conn.commit()
     conn.close()
-    frame = (
-        spark.read.format("jdbc")
-        .option("url", f"jdbc:mysql://{mysql.host}:{mysql.port}/{mysql.database}")
-        .option("driver", "org.mariadb.jdbc.Driver")
-        .option("dbtable", "jdbc_probe")
-        .option("user", mysql.user)
-        .option("password", "")
-        .load()
-    )
+    frame = read_mysql(spark, cfg, "jdbc_probe")
     assert sorted(tuple(r) for r in frame.collect()) == [(1, "ada"), (2, "bob")]
 
 
