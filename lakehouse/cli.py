@@ -72,6 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
     from lakehouse.generate import command as generate_command
 
     generate_command.add_parser(commands)
+    ingest = commands.add_parser(
+        "ingest", help="run an ingest job (the same code as spark-submit jobs/ingest_*.py)"
+    )
+    kinds = ingest.add_subparsers(dest="kind", required=True, metavar="KIND")
+    # The job parses its own arguments (and --help), as under spark-submit.
+    kinds.add_parser(
+        "csv", add_help=False, help="a day's CSV drop -> bronze (--source S --run-date D)"
+    )
     commands.add_parser("config", help="print the effective configuration (secrets hidden)")
     commands.add_parser(
         "demo", help="run the end-to-end demo on embedded defaults and print what it produced"
@@ -80,10 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, job_args = parser.parse_known_args(argv)
+    if job_args and args.command != "ingest":
+        parser.error(f"unrecognized arguments: {' '.join(job_args)}")
     try:
         cfg = load_config(args.env, environ=os.environ)
-        return _dispatch(args, cfg)
+        return _dispatch(args, cfg, job_args)
     except LakehouseError as err:
         if args.verbose:
             raise
@@ -101,13 +112,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _dispatch(args: argparse.Namespace, cfg: Config) -> int:
+def _dispatch(args: argparse.Namespace, cfg: Config, job_args: list[str]) -> int:
     if args.command == "tables":
         return _tables(cfg, as_json=args.json)
     if args.command == "table":
         return _table(args, cfg)
     if args.command == "services":
         return _services(args, cfg)
+    if args.command == "ingest":
+        from jobs import ingest_csv
+
+        return ingest_csv.main(job_args)
     if args.command == "generate":
         from lakehouse.generate import command as generate_command
 

@@ -16,7 +16,7 @@ __all__ = ["PARTITION_TYPES", "PiiTreatment", "TableContract"]
 PiiTreatment = Literal["tokenize", "mask", "drop"]
 # Types whose values survive the trip through a partition directory name and the Delta log.
 PARTITION_TYPES = (T.StringType, T.DateType, T.IntegerType, T.LongType, T.ShortType, T.BooleanType)
-_NAME = re.compile(r"^(bronze|silver|gold|ops|features)\.[a-z][a-z0-9_]*$")
+_NAME = re.compile(r"^(bronze|silver|gold|ops|features|tpch)\.[a-z][a-z0-9_]*$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,7 +37,7 @@ class TableContract:
         if not _NAME.fullmatch(self.name):
             raise ContractError(
                 f"{self.name!r}: table names are '<layer>.<entity>' in snake_case with layer "
-                "bronze, silver, gold, ops or features"
+                "bronze, silver, gold, ops, features or tpch"
             )
         columns = {f.name: f for f in self.schema.fields}
         for role, names in (
@@ -88,3 +88,27 @@ class TableContract:
             "lakehouse.owner": self.owner,
             "lakehouse.primaryKey": ",".join(self.primary_key),
         }
+
+
+# Ingest metadata every bronze row carries, after the source's own columns.
+INGEST_METADATA = (
+    T.StructField("_source_file", T.StringType(), nullable=False),
+    T.StructField("_line_number", T.LongType(), nullable=False),
+    T.StructField("_run_id", T.StringType(), nullable=False),
+    T.StructField("_run_date", T.DateType(), nullable=False),
+)
+
+
+def bronze_contract(
+    name: str, *, source_columns: tuple[str, ...], owner: str, description: str
+) -> TableContract:
+    """A bronze table: the source's columns as received (text), plus ingest metadata,
+    partitioned by the run date that received them."""
+    fields = [T.StructField(c, T.StringType(), nullable=True) for c in source_columns]
+    return TableContract(
+        name=name,
+        owner=owner,
+        description=description,
+        partition_by=("_run_date",),
+        schema=T.StructType([*fields, *INGEST_METADATA]),
+    )

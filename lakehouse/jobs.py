@@ -1,0 +1,50 @@
+"""What every job entry point shares: --run-date and --env, config, session, run context,
+one-line errors. Jobs stay thin: they add their own arguments and a body."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rich.console import Console
+
+from lakehouse.config import Config, load_config
+from lakehouse.errors import LakehouseError
+from lakehouse.run import RunContext
+
+Body = Callable[[Any, Config, argparse.Namespace, RunContext], Any]
+
+
+def job_main(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None, *, job: str, body: Body
+) -> int:
+    parser.add_argument(
+        "--run-date", required=True, type=dt.date.fromisoformat, help="logical date, YYYY-MM-DD"
+    )
+    parser.add_argument("--env", help="conf/<env>.yaml (default: $LAKEHOUSE_ENV or local)")
+    parser.add_argument("--verbose", action="store_true", help="full tracebacks on errors")
+    args = parser.parse_args(argv)
+    console = Console(stderr=True, soft_wrap=True)
+    try:
+        cfg = load_config(args.env, environ=os.environ)
+        from lakehouse.session import build_spark
+
+        spark = build_spark(f"{job}-{args.run_date}", cfg)
+        context = RunContext.start(job, args.run_date)
+        with console.status(f"{job} {args.run_date} ..."):
+            result = body(spark, cfg, args, context)
+    except LakehouseError as err:
+        if args.verbose:
+            raise
+        console.print(f"[bold red]error:[/] {err}", highlight=False)
+        return 2
+    print(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit("run a job module, e.g. python jobs/ingest_csv.py --help")
