@@ -12,6 +12,7 @@ from lakehouse.quality import (
     Rule,
     RuleResult,
     _dup_column,
+    _parse_column,
     _ref_column,
     with_rule_inputs,
 )
@@ -33,6 +34,9 @@ def _expectation(rule: Rule):
         return e.ExpectColumnValuesToMatchRegex(column=rule.column, regex=rule.regex)
     if rule.check == "unique":
         return e.ExpectColumnValuesToBeUnique(column=rule.column)
+    if rule.check == "parses":
+        # GX sees the typed column only; the flag says whether the raw text parsed.
+        return e.ExpectColumnValuesToBeInSet(column=_parse_column(rule), value_set=[True])
     # GX has no referential expectation: validate the match flag the join derived.
     return e.ExpectColumnValuesToBeInSet(column=_ref_column(rule), value_set=[True])
 

@@ -34,13 +34,14 @@ __all__ = [
     "rule_counts",
 ]
 
-Check = Literal["not_null", "in_set", "between", "unique", "matches_regex", "references"]
+Check = Literal["not_null", "parses", "in_set", "between", "unique", "matches_regex", "references"]
 FAILED_RULES = "_dq_failed_rules"
 _NEEDS: dict[str, tuple[str, ...]] = {
     "in_set": ("values",),
     "between": (),
     "matches_regex": ("regex",),
     "references": ("table", "key"),
+    "parses": ("raw_column", "type"),
 }
 
 
@@ -60,6 +61,8 @@ class Rule(BaseModel):
     regex: str | None = None
     table: str | None = None
     key: str | None = None
+    raw_column: str | None = None
+    type: str | None = None
     reason: str | None = None
 
     @model_validator(mode="after")
@@ -78,6 +81,7 @@ class Rule(BaseModel):
             return self.reason
         texts = {
             "not_null": f"{self.column} is missing",
+            "parses": f"{self.raw_column} is not a valid {self.type}",
             "in_set": f"{self.column} not in {list(self.values or ())}",
             "between": f"{self.column} outside [{self.min}, {self.max}]",
             "unique": f"{self.column} is duplicated",
@@ -130,6 +134,10 @@ def _ref_column(rule: Rule) -> str:
     return f"_dq_ref_{rule.name}"
 
 
+def _parse_column(rule: Rule) -> str:
+    return f"_dq_parse_{rule.name}"
+
+
 def _dup_column(rule: Rule) -> str:
     return f"_dq_dup_{rule.name}"
 
@@ -147,6 +155,10 @@ def with_rule_inputs(
         df = df.join(F.broadcast(keys), on=rule.column, how="left")
         matched = F.col(rule.column).isNull() | F.col(_ref_column(rule)).isNotNull()
         df = df.withColumn(_ref_column(rule), matched)
+    for rule in (r for r in suite.rules if r.check == "parses"):
+        raw = F.col(rule.raw_column)
+        unparsable = raw.isNotNull() & (F.trim(raw) != "") & F.col(rule.column).isNull()
+        df = df.withColumn(_parse_column(rule), ~unparsable)
     for rule in (r for r in suite.rules if r.check == "unique"):
         df = df.withColumn(
             _dup_column(rule), F.count(rule.column).over(Window.partitionBy(rule.column))
@@ -170,6 +182,8 @@ def failure_condition(rule: Rule) -> Column:
         return present & ~col.rlike(rule.regex)
     if rule.check == "unique":
         return present & (F.col(_dup_column(rule)) > 1)
+    if rule.check == "parses":
+        return ~F.col(_parse_column(rule))
     return ~F.col(_ref_column(rule))
 
 
@@ -180,7 +194,7 @@ def flag_rows(
     prepared = with_rule_inputs(df, suite, references or {})
     failed = F.array(*(F.when(failure_condition(r), F.lit(r.name)) for r in suite.rules))
     flagged = prepared.withColumn(FAILED_RULES, F.filter(failed, lambda name: name.isNotNull()))
-    helper_columns = [c for c in flagged.columns if c.startswith(("_dq_ref_", "_dq_dup_"))]
+    helper_columns = [c for c in flagged.columns if c.startswith(("_dq_ref_", "_dq_dup_", "_dq_parse_"))]
     return flagged.drop(*helper_columns)
 
 

@@ -38,6 +38,13 @@ SUITE = QualitySuite.model_validate(
                 "regex": "^[A-Za-z]",
             },
             {
+                "name": "amount_parses",
+                "check": "parses",
+                "column": "amount",
+                "raw_column": "amount_raw",
+                "type": "decimal(18,2)",
+            },
+            {
                 "name": "customer_known",
                 "check": "references",
                 "column": "customer_id",
@@ -54,20 +61,21 @@ SCHEMA = T.StructType(
         T.StructField("currency", T.StringType()),
         T.StructField("amount", T.DoubleType()),
         T.StructField("merchant", T.StringType()),
+        T.StructField("amount_raw", T.StringType()),
     ]
 )
 ROWS = [
-    ("t1", 1, "EUR", 10.0, "Amazon"),  # passes
-    ("t2", 2, "XXX", 10.0, "Tesco"),  # currency_known
-    ("t3", 9, "EUR", 5000.0, "Lidl"),  # customer_known, amount_in_range
-    ("t3", 1, None, None, None),  # txn_id_unique (with the row above); NULLs are missing
-    (None, None, "USD", -1.0, "#weird"),  # txn_id_present, merchant_shape
+    ("t1", 1, "EUR", 10.0, "Amazon", "10.0"),  # passes
+    ("t2", 2, "XXX", 10.0, "Tesco", "10.0"),  # currency_known
+    ("t3", 9, "EUR", 5000.0, "Lidl", "5000"),  # customer_known, amount_in_range
+    ("t3", 1, None, None, None, "abc"),  # txn_id_unique (with the row above), amount_parses
+    (None, None, "USD", -1.0, "#weird", None),  # txn_id_present, merchant_shape
 ]
 WANT = {
     "t1": [],
     "t2": ["currency_known"],
     "t3-a": ["txn_id_unique", "amount_in_range", "customer_known"],
-    "t3-b": ["txn_id_unique"],
+    "t3-b": ["txn_id_unique", "amount_parses"],
     None: ["txn_id_present", "merchant_shape"],
 }
 
@@ -102,6 +110,7 @@ def test_flags_and_great_expectations_agree_rule_by_rule(frames):
             "currency_known": 1,
             "amount_in_range": 1,
             "merchant_shape": 1,
+            "amount_parses": 1,
             "customer_known": 1,
         }
     )
