@@ -80,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     kinds.add_parser(
         "csv", add_help=False, help="a day's CSV drop -> bronze (--source S --run-date D)"
     )
+    layers = commands.add_parser("silver", help="build a silver table for a run date (a job)")
+    tables = layers.add_subparsers(dest="table", required=True, metavar="TABLE")
+    tables.add_parser(
+        "transactions",
+        add_help=False,
+        help="bronze.transactions -> quality gate -> silver.transactions (--run-date D)",
+    )
     commands.add_parser("config", help="print the effective configuration (secrets hidden)")
     commands.add_parser(
         "demo", help="run the end-to-end demo on embedded defaults and print what it produced"
@@ -90,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, job_args = parser.parse_known_args(argv)
-    if job_args and args.command != "ingest":
+    if job_args and args.command not in ("ingest", "silver"):
         parser.error(f"unrecognized arguments: {' '.join(job_args)}")
     try:
         cfg = load_config(args.env, environ=os.environ)
@@ -123,6 +130,10 @@ def _dispatch(args: argparse.Namespace, cfg: Config, job_args: list[str]) -> int
         from jobs import ingest_csv
 
         return ingest_csv.main(job_args)
+    if args.command == "silver":
+        from jobs import build_silver_transactions
+
+        return build_silver_transactions.main(job_args)
     if args.command == "generate":
         from lakehouse.generate import command as generate_command
 

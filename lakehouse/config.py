@@ -121,6 +121,7 @@ class PathsConfig(_Section):
 class Config(_Section):
     env: Env
     home: Path
+    conf_dir: Path = DEFAULT_CONF_DIR  # where <env>.yaml, quality/ and merchants.yaml live
     spark: SparkConfig = SparkConfig()
     warehouse: WarehouseConfig = WarehouseConfig()
     mysql: MySQLConfig = MySQLConfig()
@@ -174,6 +175,7 @@ def load_config(
     data = _read_yaml(path)
     _reject_secrets_in_file(data, path)
     data.setdefault("env", env)
+    data["conf_dir"] = conf_dir.resolve()
     data["home"] = environ.get("LAKEHOUSE_HOME") or data.get("home") or ".lakehouse"
     data["home"] = str(Path(data["home"]).expanduser().resolve())
     for var, value in sorted(environ.items()):

@@ -102,14 +102,30 @@ def standardize_merchants(
     df: DataFrame, rules: MerchantRules, *, raw: str = "merchant_raw"
 ) -> DataFrame:
     """Adds ``merchant`` (canonical name; for merchants not in the lookup, the cleaned raw
-    string in upper case) and ``merchant_category``."""
+    string in upper case) and ``merchant_category``.
+
+    The lookup is a literal map probed with the raw string's first N words, longest first: a
+    few map lookups per row, where a CASE per prefix would grow past what Spark compiles.
+    """
+    prefixes = rules.by_prefix()
+    entries = sorted({entry for _, entry in prefixes}, key=lambda e: (e.name, e.category))
+    index = {entry: position for position, entry in enumerate(entries, start=1)}
+    lookup = F.create_map(*(x for p, e in prefixes for x in (F.lit(p), F.lit(index[e]))))
+    longest = max(len(p.split(" ")) for p, _ in prefixes)
     normalized = normalize_merchant(raw)
-    padded = F.concat(normalized, F.lit(" "))
-    merchant: Column = _cleaned(normalized, rules)
-    category: Column = _keyword_category(normalized, rules)
-    # Built from the shortest prefix outwards so the longest match is the outermost WHEN.
-    for prefix, entry in reversed(rules.by_prefix()):
-        hit = padded.startswith(prefix + " ")
-        merchant = F.when(hit, F.lit(entry.name)).otherwise(merchant)
-        category = F.when(hit, F.lit(entry.category)).otherwise(category)
-    return df.withColumns({"merchant": merchant, "merchant_category": category})
+    words = F.split(normalized, " ")
+    hit = F.coalesce(
+        *(lookup[F.array_join(F.slice(words, 1, n), " ")] for n in range(longest, 0, -1))
+    )
+    # try_element_at: element_at on a literal array with a NULL index returned the array's
+    # last element in Spark 4.3 (seen here); try_element_at returns NULL as documented.
+    names = F.array(*(F.lit(e.name) for e in entries))
+    categories = F.array(*(F.lit(e.category) for e in entries))
+    return df.withColumns(
+        {
+            "merchant": F.coalesce(F.try_element_at(names, hit), _cleaned(normalized, rules)),
+            "merchant_category": F.coalesce(
+                F.try_element_at(categories, hit), _keyword_category(normalized, rules)
+            ),
+        }
+    )

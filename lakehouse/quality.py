@@ -25,11 +25,14 @@ from lakehouse.errors import ConfigError, LakehouseError
 
 __all__ = [
     "FAILED_RULES",
+    "GateOutcome",
     "QualityGateError",
     "QualitySuite",
     "Rule",
     "RuleResult",
+    "check_failure_rate",
     "flag_rows",
+    "gate",
     "load_suite",
     "rule_counts",
 ]
@@ -194,7 +197,9 @@ def flag_rows(
     prepared = with_rule_inputs(df, suite, references or {})
     failed = F.array(*(F.when(failure_condition(r), F.lit(r.name)) for r in suite.rules))
     flagged = prepared.withColumn(FAILED_RULES, F.filter(failed, lambda name: name.isNotNull()))
-    helper_columns = [c for c in flagged.columns if c.startswith(("_dq_ref_", "_dq_dup_", "_dq_parse_"))]
+    helper_columns = [
+        c for c in flagged.columns if c.startswith(("_dq_ref_", "_dq_dup_", "_dq_parse_"))
+    ]
     return flagged.drop(*helper_columns)
 
 
@@ -215,3 +220,66 @@ def rule_counts(flagged: DataFrame, suite: QualitySuite) -> list[RuleResult]:
 
 def any_failed(names: Sequence[str]) -> Column:
     return reduce(lambda a, b: a | b, (F.array_contains(FAILED_RULES, n) for n in names))
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """What a gate found: rows that pass, rows that failed (with their rule names), and the
+    per-rule counts that GX confirmed."""
+
+    passed: DataFrame
+    failed: DataFrame
+    results: list[RuleResult]
+    rows: int
+    failed_rows: int
+
+    @property
+    def failure_rate(self) -> float:
+        return self.failed_rows / self.rows if self.rows else 0.0
+
+
+def gate(
+    df: DataFrame,
+    suite: QualitySuite,
+    *,
+    references: Mapping[str, DataFrame] | None = None,
+    confirm_with_gx: bool = True,
+) -> GateOutcome:
+    """Flag every row in one pass, count per rule, and (by default) have great-expectations
+    validate the same suite; a disagreement is a bug and stops the run. The caller decides what
+    a failure rate above ``suite.max_failure_rate`` means (see ``check_failure_rate``)."""
+    flagged = flag_rows(df, suite, references=references).persist()
+    results = rule_counts(flagged, suite)
+    if confirm_with_gx:
+        from lakehouse import _gx
+
+        confirmed = _gx.validate(df, suite, references=references)
+        differ = [
+            f"{ours.rule}: flags {ours.failed_rows}, GX {theirs.failed_rows}"
+            for ours, theirs in zip(results, confirmed, strict=True)
+            if ours.failed_rows != theirs.failed_rows
+        ]
+        if differ:
+            raise LakehouseError(
+                f"{suite.table}: row flags and GX disagree ({differ}); report a bug"
+            )
+    failing = F.size(FAILED_RULES) > 0
+    counts = flagged.agg(F.count(F.lit(1)), F.sum(failing.cast("long"))).first()
+    return GateOutcome(
+        passed=flagged.where(~failing).drop(FAILED_RULES),
+        failed=flagged.where(failing),
+        results=results,
+        rows=int(counts[0]),
+        failed_rows=int(counts[1] or 0),
+    )
+
+
+def check_failure_rate(outcome: GateOutcome, suite: QualitySuite) -> None:
+    if outcome.failure_rate > suite.max_failure_rate:
+        worst = sorted(outcome.results, key=lambda r: -r.failed_rows)[:3]
+        reasons = "; ".join(f"{r.reason}: {r.failed_rows}" for r in worst if r.failed_rows)
+        raise QualityGateError(
+            f"{suite.table}: {outcome.failed_rows} of {outcome.rows} rows "
+            f"({outcome.failure_rate:.1%}) failed, above the {suite.max_failure_rate:.1%} limit "
+            f"({reasons}); nothing was written downstream, the rows are in ops.quarantine"
+        )

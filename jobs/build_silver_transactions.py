@@ -1,0 +1,163 @@
+"""bronze.transactions (one run date) -> quality gate -> silver.transactions.
+
+    lakehouse silver transactions --run-date 2024-01-05
+    spark-submit jobs/build_silver_transactions.py --run-date 2024-01-05
+
+Types the text columns, runs the declared suite (conf/quality/silver.transactions.yaml; GX
+confirms the per-row flags), quarantines failing rows with their reasons, and above the
+suite's failure-rate limit stops without touching silver. Passing rows are deduplicated (the
+latest version of a txn_id wins), get a canonical merchant, have account numbers tokenized, and
+are merged into silver.transactions on txn_id, so late rows land in their event date's
+partition and a re-run changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from lakehouse.config import Config
+from lakehouse.contracts import TableContract
+from lakehouse.delta import Warehouse
+from lakehouse.merchants import MerchantRules, load_merchant_rules, standardize_merchants
+from lakehouse.pii import apply_pii
+from lakehouse.quality import (
+    FAILED_RULES,
+    QualitySuite,
+    RuleResult,
+    check_failure_rate,
+    gate,
+    load_suite,
+)
+from lakehouse.run import RunContext
+
+ISO_UTC = "yyyy-MM-dd'T'HH:mm:ssX"
+TYPED_FROM_TEXT = ("txn_ts", "amount")
+
+
+@dataclass(frozen=True)
+class SilverResult:
+    run_date: dt.date
+    rows_in: int
+    quarantined_rows: int
+    rows_merged: int
+    version: int
+    rules: list[RuleResult]
+
+
+# -- transforms -------------------------------------------------------------------------------
+def type_transactions(bronze: DataFrame) -> DataFrame:
+    """Text -> types. What does not convert becomes NULL, with the text kept beside it as
+    ``<column>_raw`` so the gate can tell 'missing' from 'not a valid value'."""
+    return bronze.select(
+        "txn_id",
+        "customer_id",
+        "account_id",
+        F.try_to_timestamp("txn_ts", F.lit(ISO_UTC)).alias("txn_ts"),
+        F.col("txn_ts").alias("txn_ts_raw"),
+        F.col("amount").try_cast("decimal(18,2)").alias("amount"),
+        F.col("amount").alias("amount_raw"),
+        F.upper(F.trim("currency")).alias("currency"),
+        "merchant_raw",
+        "category",
+        "mode",
+        "location",
+        "remarks",
+        "_source_file",
+        "_line_number",
+        "_run_id",
+        "_run_date",
+    )
+
+
+def latest_per_transaction(typed: DataFrame) -> DataFrame:
+    """One row per txn_id: the latest event time wins; a later delivery wins a tie."""
+    newest = Window.partitionBy("txn_id").orderBy(
+        F.col("txn_ts").desc(), F.col("_run_date").desc(), F.col("_line_number").desc()
+    )
+    ranked = typed.withColumn("_rank", F.row_number().over(newest))
+    return ranked.where(F.col("_rank") == 1).drop("_rank")
+
+
+def to_silver(
+    passed: DataFrame, contract: TableContract, *, merchants: MerchantRules, pii_key: bytes
+) -> DataFrame:
+    deduplicated = latest_per_transaction(passed)
+    standardized = standardize_merchants(deduplicated, merchants)
+    dated = standardized.withColumn("txn_date", F.to_date("txn_ts"))
+    conformed = dated.select(*contract.column_names)
+    return apply_pii(conformed, contract.pii, key=pii_key)
+
+
+def quarantine_rows(failed: DataFrame, suite: QualitySuite, context: RunContext) -> DataFrame:
+    """One quarantine row per (row, failed rule), with the row's values as received."""
+    reasons = F.create_map(*(x for r in suite.rules for x in (F.lit(r.name), F.lit(r.describe()))))
+    received = [c for c in failed.columns if c not in TYPED_FROM_TEXT and not c.startswith("_")]
+    per_rule = failed.select("*", F.explode(FAILED_RULES).alias("_rule"))
+    return per_rule.select(
+        F.lit(suite.table).alias("table_name"),
+        F.lit(context.run_date).alias("run_date"),
+        F.col("_rule").alias("rule"),
+        reasons[F.col("_rule")].alias("reason"),
+        F.to_json(F.struct(*received)).alias("raw_record"),
+        F.col("_source_file").alias("source_file"),
+        F.col("_line_number").alias("line_number"),
+        F.lit(context.run_id).alias("run_id"),
+    )
+
+
+# -- run --------------------------------------------------------------------------------------
+def run(spark: SparkSession, cfg: Config, *, context: RunContext) -> SilverResult:
+    from schemas.quarantine import QUARANTINE
+    from schemas.transactions import SILVER_TRANSACTIONS
+
+    conf_dir = cfg.conf_dir
+    suite = load_suite(conf_dir, SILVER_TRANSACTIONS.name)
+    warehouse = Warehouse.from_config(cfg)
+    bronze = warehouse.table("bronze.transactions").to_spark(
+        spark, filters=[("_run_date", "=", context.run_date)]
+    )
+    outcome = gate(type_transactions(bronze), suite)
+    owned = f"table_name = '{suite.table}' AND run_date = DATE'{context.run_date.isoformat()}'"
+    warehouse.create(QUARANTINE).write(
+        quarantine_rows(outcome.failed, suite, context), mode="replace_where", predicate=owned
+    )
+    check_failure_rate(outcome, suite)
+    silver = to_silver(
+        outcome.passed,
+        SILVER_TRANSACTIONS,
+        merchants=load_merchant_rules(conf_dir),
+        pii_key=cfg.pii_key(),
+    ).withColumn("_run_id", F.lit(context.run_id))
+    merged = warehouse.create(SILVER_TRANSACTIONS).merge(silver)
+    return SilverResult(
+        context.run_date,
+        outcome.rows,
+        outcome.failed_rows,
+        merged.rows_updated + merged.rows_inserted,
+        merged.version,
+        outcome.results,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from lakehouse.jobs import job_main
+
+    parser = argparse.ArgumentParser(
+        prog="build_silver_transactions", description=__doc__.split("\n\n")[0]
+    )
+    return job_main(
+        parser,
+        argv,
+        job="build_silver_transactions",
+        body=lambda spark, cfg, args, context: run(spark, cfg, context=context),
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
