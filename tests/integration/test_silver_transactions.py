@@ -1,0 +1,163 @@
+"""bronze -> silver.transactions on generator data: each injected defect is quarantined under
+the rule that names it, duplicates collapse, late rows reach their event date, no account
+number survives untokenized, re-runs change nothing, and a bad day stops the gate."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from pyspark.sql import functions as F
+
+from jobs import build_silver_transactions, ingest_csv
+from lakehouse import Warehouse, load_config
+from lakehouse.generate import GeneratorSpec, generate
+from lakehouse.quality import QualityGateError
+from lakehouse.run import RunContext
+
+pytestmark = pytest.mark.integration
+
+START = dt.date(2024, 6, 1)
+DAYS = [START + dt.timedelta(days=i) for i in range(3)]
+SPEC = GeneratorSpec(customers=300, days=3, seed=8, start_date=START, defect_rate=0.02)
+RULE_FOR_DEFECT = {
+    "malformed_date": "txn_ts_valid",
+    "non_numeric_amount": "amount_valid",
+    "missing_key": "txn_id_present",
+    "out_of_range": "amount_in_range",
+    "unknown_currency": "currency_known",
+}
+
+
+@pytest.fixture(scope="module")
+def built(spark, tmp_path_factory, test_environ):
+    home = tmp_path_factory.mktemp("silver-home")
+    data = generate(SPEC, landing=home / "landing", truth=home / "truth")
+    cfg = load_config("local", environ={**test_environ, "LAKEHOUSE_HOME": str(home)})
+    results = {}
+    for day in DAYS:
+        ingest_csv.run(
+            spark, cfg, source="transactions", context=RunContext.start("ingest_csv", day)
+        )
+        results[day] = build_silver_transactions.run(
+            spark, cfg, context=RunContext.start("build_silver_transactions", day)
+        )
+    return cfg, data, results
+
+
+def quarantined(spark, cfg) -> dict[tuple[str, int], set[str]]:
+    rows = (
+        Warehouse.from_config(cfg)
+        .table("ops.quarantine")
+        .to_spark(spark, filters=[("table_name", "=", "silver.transactions")])
+    )
+    found: dict[tuple[str, int], set[str]] = {}
+    for r in rows.collect():
+        found.setdefault((r["source_file"], r["line_number"]), set()).add(r["rule"])
+    return found
+
+
+def test_each_injected_defect_is_quarantined_under_its_rule(spark, built):
+    cfg, data, _ = built
+    truth = pq.read_table(data.truth / "defects.parquet").to_pylist()
+    expected: dict[tuple[str, int], set[str]] = {}
+    for d in truth:
+        in_window = any(d["file"].startswith(f"transactions/{day}") for day in DAYS)
+        if in_window and d["defect_kind"] in RULE_FOR_DEFECT:
+            key = (d["file"].rsplit("/", 1)[-1], d["line_no"])
+            expected.setdefault(key, set()).add(RULE_FOR_DEFECT[d["defect_kind"]])
+    assert expected
+    assert quarantined(spark, cfg) == expected
+
+
+def test_every_row_is_merged_quarantined_or_a_duplicate(spark, built):
+    """Per day: rows in = quarantined + merged + the generator's duplicate lines."""
+    _, data, results = built
+    truth = pq.read_table(data.truth / "defects.parquet").to_pylist()
+    for day, result in results.items():
+        duplicates = sum(
+            1
+            for d in truth
+            if d["defect_kind"] == "duplicate" and d["file"].startswith(f"transactions/{day}")
+        )
+        assert result.rows_in == result.quarantined_rows + result.rows_merged + duplicates, day
+
+
+def test_silver_has_one_row_per_transaction_and_late_rows_reach_their_date(spark, built):
+    cfg, data, _ = built
+    silver = Warehouse.from_config(cfg).table("silver.transactions").to_spark(spark)
+    assert silver.count() == silver.select("txn_id").distinct().count()
+    late = [
+        d["row_key"]
+        for d in pq.read_table(data.truth / "defects.parquet").to_pylist()
+        if d["defect_kind"] == "late_row"
+        and any(d["file"].startswith(f"transactions/{x}") for x in DAYS)
+    ]
+    assert late
+    placed = silver.where(F.col("txn_id").isin(late)).select(
+        (F.col("txn_date") == F.to_date("txn_ts")).alias("ok")
+    )
+    assert placed.count() == len(set(late))
+    assert placed.where(~F.col("ok")).count() == 0
+
+
+def test_no_raw_account_number_reaches_silver(spark, built):
+    cfg, _, _ = built
+    warehouse = Warehouse.from_config(cfg)
+    raw_ids = {
+        r["account_id"]
+        for r in warehouse.table("bronze.transactions")
+        .to_spark(spark)
+        .select("account_id")
+        .distinct()
+        .collect()
+    }
+    tokens = {
+        r["account_id"]
+        for r in warehouse.table("silver.transactions")
+        .to_spark(spark)
+        .select("account_id")
+        .distinct()
+        .collect()
+    }
+    assert all(t is None or t.startswith("tok_") for t in tokens)
+    assert not (raw_ids - {None}) & tokens
+
+
+def test_rerunning_a_day_changes_nothing(spark, built):
+    cfg, _, results = built
+    table = Warehouse.from_config(cfg).table("silver.transactions")
+    before = sorted(tuple(r) for r in table.to_spark(spark).drop("_run_id").collect())
+    again = build_silver_transactions.run(
+        spark, cfg, context=RunContext.start("build_silver_transactions", DAYS[1])
+    )
+    assert again.quarantined_rows == results[DAYS[1]].quarantined_rows
+    assert sorted(tuple(r) for r in table.to_spark(spark).drop("_run_id").collect()) == before
+
+
+def test_a_day_above_the_failure_limit_writes_nothing_to_silver(
+    spark, built, tmp_path, test_environ
+):
+    cfg, _, _ = built
+    strict = tmp_path / "conf"
+    shutil.copytree(Path(cfg.conf_dir), strict)
+    suite = strict / "quality" / "silver.transactions.yaml"
+    suite.write_text(suite.read_text().replace("max_failure_rate: 0.05", "max_failure_rate: 0.0"))
+    strict_cfg = load_config(
+        "local",
+        environ={
+            **test_environ,
+            "LAKEHOUSE_HOME": str(cfg.home),
+            "LAKEHOUSE_CONF_DIR": str(strict),
+        },
+    )
+    table = Warehouse.from_config(cfg).table("silver.transactions")
+    version = table.version
+    with pytest.raises(QualityGateError, match="nothing was written downstream"):
+        build_silver_transactions.run(
+            spark, strict_cfg, context=RunContext.start("build_silver_transactions", DAYS[0])
+        )
+    assert table.version == version
