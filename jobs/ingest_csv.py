@@ -36,9 +36,10 @@ CSV_OPTIONS = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT, "esca
 
 
 def bronze_contracts() -> dict[str, TableContract]:
+    from schemas.customers import BRONZE_CUSTOMERS
     from schemas.transactions import BRONZE_TRANSACTIONS
 
-    return {"transactions": BRONZE_TRANSACTIONS}
+    return {"transactions": BRONZE_TRANSACTIONS, "customers": BRONZE_CUSTOMERS}
 
 
 @dataclass(frozen=True)
@@ -243,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from lakehouse.jobs import job_main
 
     parser = argparse.ArgumentParser(prog="ingest_csv", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--source", required=True, help="CSV source: transactions")
+    parser.add_argument("--source", required=True, help="CSV source: transactions or customers")
     return job_main(
         parser,
         argv,

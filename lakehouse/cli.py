@@ -87,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
         help="bronze.transactions -> quality gate -> silver.transactions (--run-date D)",
     )
+    tables.add_parser(
+        "customers",
+        add_help=False,
+        help="bronze.customers -> quality gate -> silver.customers, SCD2 (--run-date D)",
+    )
     commands.add_parser("config", help="print the effective configuration (secrets hidden)")
     commands.add_parser(
         "demo", help="run the end-to-end demo on embedded defaults and print what it produced"
@@ -131,9 +136,10 @@ def _dispatch(args: argparse.Namespace, cfg: Config, job_args: list[str]) -> int
 
         return ingest_csv.main(job_args)
     if args.command == "silver":
-        from jobs import build_silver_transactions
+        from jobs import build_silver_customers, build_silver_transactions
 
-        return build_silver_transactions.main(job_args)
+        job = {"transactions": build_silver_transactions, "customers": build_silver_customers}
+        return job[args.table].main(job_args)
     if args.command == "generate":
         from lakehouse.generate import command as generate_command
 
