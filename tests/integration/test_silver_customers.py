@@ -4,6 +4,7 @@ current version per customer, chained validity, and no raw PII in any silver tab
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 from pyspark.sql import Window
@@ -74,7 +75,7 @@ def expected_version_counts(history: list[dict]) -> dict[str, int]:
     counts = {}
     for customer, rows in by_customer.items():
         values = [tuple(r[c] for c in tracked) for r in rows]
-        counts[customer] = 1 + sum(1 for a, b in zip(values, values[1:], strict=False) if a != b)
+        counts[customer] = 1 + sum(1 for a, b in itertools.pairwise(values) if a != b)
     return counts
 
 
