@@ -93,8 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="bronze.customers -> quality gate -> silver.customers, SCD2 (--run-date D)",
     )
     commands.add_parser("config", help="print the effective configuration (secrets hidden)")
-    commands.add_parser(
+    demo = commands.add_parser(
         "demo", help="run the end-to-end demo on embedded defaults and print what it produced"
+    )
+    demo.add_argument(
+        "--days", type=int, default=3, help="days of the daily batch to run (default 3)"
     )
     return parser
 
@@ -150,7 +153,7 @@ def _dispatch(args: argparse.Namespace, cfg: Config, job_args: list[str]) -> int
     if args.command == "demo":
         from lakehouse.demo import run_demo
 
-        return run_demo(cfg, console=console)
+        return run_demo(cfg, console=console, days=args.days)
     raise AssertionError(f"unhandled command {args.command}")
 
 
