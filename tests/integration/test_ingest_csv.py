@@ -121,3 +121,39 @@ def test_a_missing_drop_is_a_clear_error(spark, lake):
     cfg, _ = lake
     with pytest.raises(SourceUnavailableError, match="was the drop delivered"):
         ingest(spark, cfg, dt.date(2031, 1, 1))
+
+
+def test_the_job_runs_under_spark_submit(lake, test_environ):
+    """The same module, launched the way engineers and clusters launch it."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cfg, _ = lake
+    bin_dir = str(Path(sys.executable).parent)
+    env = {
+        **test_environ,
+        "LAKEHOUSE_HOME": str(cfg.home),
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+    }
+    job = Path(ingest_csv.__file__)
+    done = subprocess.run(
+        [
+            f"{bin_dir}/spark-submit",
+            "--master",
+            "local[2]",
+            str(job),
+            "--source",
+            "transactions",
+            "--run-date",
+            (START + dt.timedelta(days=2)).isoformat(),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "IngestResult(source='transactions'" in done.stdout
