@@ -20,14 +20,17 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from jobs._gate import gate_day
 from lakehouse.config import Config
 from lakehouse.delta import Warehouse
 from lakehouse.pii import apply_pii
-from lakehouse.quality import RuleResult, check_failure_rate, gate, load_suite
+from lakehouse.quality import RuleResult, load_suite
 from lakehouse.run import RunContext
 from lakehouse.scd2 import scd2_changes, scd2_op
 
 ISO_UTC = "yyyy-MM-dd'T'HH:mm:ssX"
+# Typed from text; their text is kept as *_raw (or in the original column) for quarantine.
+TYPED_FROM_TEXT = ("birth_date", "birth_year", "signup_date", "updated_at")
 
 
 @dataclass(frozen=True)
@@ -79,21 +82,22 @@ def changes_for_dimension(passed: DataFrame, pii: dict, *, key: bytes) -> DataFr
 
 
 def run(spark: SparkSession, cfg: Config, *, context: RunContext) -> DimensionResult:
-    from jobs.build_silver_transactions import quarantine_rows
     from schemas.customers import SILVER_CUSTOMERS, TRACKED
-    from schemas.quarantine import QUARANTINE
 
     suite = load_suite(cfg.conf_dir, SILVER_CUSTOMERS.name)
     warehouse = Warehouse.from_config(cfg)
     bronze = warehouse.table("bronze.customers").to_spark(
         spark, filters=[("_run_date", "=", context.run_date)]
     )
-    outcome = gate(type_customers(bronze), suite)
-    owned = f"table_name = '{suite.table}' AND run_date = DATE'{context.run_date.isoformat()}'"
-    warehouse.create(QUARANTINE).write(
-        quarantine_rows(outcome.failed, suite, context), mode="replace_where", predicate=owned
+    outcome = gate_day(
+        type_customers(bronze),
+        suite,
+        warehouse=warehouse,
+        context=context,
+        converted=TYPED_FROM_TEXT,
+        pii=SILVER_CUSTOMERS.pii,
+        pii_key=cfg.pii_key(),
     )
-    check_failure_rate(outcome, suite)
     dimension = warehouse.create(SILVER_CUSTOMERS)
     changes = changes_for_dimension(outcome.passed, dict(SILVER_CUSTOMERS.pii), key=cfg.pii_key())
     source = scd2_changes(

@@ -21,19 +21,13 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from jobs._gate import gate_day
 from lakehouse.config import Config
 from lakehouse.contracts import TableContract
 from lakehouse.delta import Warehouse
 from lakehouse.merchants import MerchantRules, load_merchant_rules, standardize_merchants
 from lakehouse.pii import apply_pii
-from lakehouse.quality import (
-    FAILED_RULES,
-    QualitySuite,
-    RuleResult,
-    check_failure_rate,
-    gate,
-    load_suite,
-)
+from lakehouse.quality import RuleResult, load_suite
 from lakehouse.run import RunContext
 
 ISO_UTC = "yyyy-MM-dd'T'HH:mm:ssX"
@@ -94,26 +88,8 @@ def to_silver(
     return apply_pii(conformed, contract.pii, key=pii_key)
 
 
-def quarantine_rows(failed: DataFrame, suite: QualitySuite, context: RunContext) -> DataFrame:
-    """One quarantine row per (row, failed rule), with the row's values as received."""
-    reasons = F.create_map(*(x for r in suite.rules for x in (F.lit(r.name), F.lit(r.describe()))))
-    received = [c for c in failed.columns if c not in TYPED_FROM_TEXT and not c.startswith("_")]
-    per_rule = failed.select("*", F.explode(FAILED_RULES).alias("_rule"))
-    return per_rule.select(
-        F.lit(suite.table).alias("table_name"),
-        F.lit(context.run_date).alias("run_date"),
-        F.col("_rule").alias("rule"),
-        reasons[F.col("_rule")].alias("reason"),
-        F.to_json(F.struct(*received)).alias("raw_record"),
-        F.col("_source_file").alias("source_file"),
-        F.col("_line_number").alias("line_number"),
-        F.lit(context.run_id).alias("run_id"),
-    )
-
-
 # -- run --------------------------------------------------------------------------------------
 def run(spark: SparkSession, cfg: Config, *, context: RunContext) -> SilverResult:
-    from schemas.quarantine import QUARANTINE
     from schemas.transactions import SILVER_TRANSACTIONS
 
     conf_dir = cfg.conf_dir
@@ -122,12 +98,15 @@ def run(spark: SparkSession, cfg: Config, *, context: RunContext) -> SilverResul
     bronze = warehouse.table("bronze.transactions").to_spark(
         spark, filters=[("_run_date", "=", context.run_date)]
     )
-    outcome = gate(type_transactions(bronze), suite)
-    owned = f"table_name = '{suite.table}' AND run_date = DATE'{context.run_date.isoformat()}'"
-    warehouse.create(QUARANTINE).write(
-        quarantine_rows(outcome.failed, suite, context), mode="replace_where", predicate=owned
+    outcome = gate_day(
+        type_transactions(bronze),
+        suite,
+        warehouse=warehouse,
+        context=context,
+        converted=TYPED_FROM_TEXT,
+        pii=SILVER_TRANSACTIONS.pii,
+        pii_key=cfg.pii_key(),
     )
-    check_failure_rate(outcome, suite)
     silver = to_silver(
         outcome.passed,
         SILVER_TRANSACTIONS,

@@ -46,23 +46,15 @@ def run_demo(cfg: Config, *, console: Console, days: int = 3) -> int:
     @step(f"generate {CUSTOMERS:,} customers x {DAYS_GENERATED} days (seed {SEED})")
     def _generate() -> str:
         from lakehouse.generate import GeneratorSpec, generate
-        from lakehouse.generate.mysql_sink import load_mysql
+        from lakehouse.generate.command import load_into_mysql
 
         spec = GeneratorSpec(customers=CUSTOMERS, days=DAYS_GENERATED, seed=SEED, start_date=START)
         data = generate(spec, landing=cfg.path("landing"), truth=cfg.path("truth"))
         state["spec"] = spec
-        mysql = cfg.mysql
-        loaded = load_mysql(
-            data,
-            host=mysql.host,
-            port=mysql.port,
-            user=mysql.user,
-            password=mysql.password.get_secret_value() if mysql.password else "",
-            database=mysql.database,
-        )
+        loaded = load_into_mysql(data, cfg)
         return (
             f"{data.row_counts.get('csv.transactions', 0):,} transactions as CSV drops in "
-            f"{cfg.path('landing')}; MariaDB {mysql.database}: {sum(loaded.values()):,} rows"
+            f"{cfg.path('landing')}; MariaDB {cfg.mysql.database}: {sum(loaded.values()):,} rows"
         )
 
     @step("stream transaction events to Kafka for 2 s")

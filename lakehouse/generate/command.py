@@ -78,23 +78,29 @@ def _batch(args: argparse.Namespace, cfg: Config, console: Console, spec: Genera
     console.print(f"  CSV drops: {cfg.path('landing')}", highlight=False)
     console.print(f"  truth (for tests and benchmarks only): {cfg.path('truth')}", highlight=False)
     if not args.no_mysql:
-        from lakehouse.generate.mysql_sink import load_mysql
-
         mysql = cfg.mysql
-        loaded = load_mysql(
-            data,
-            host=mysql.host,
-            port=mysql.port,
-            user=mysql.user,
-            password=mysql.password.get_secret_value() if mysql.password else "",
-            database=mysql.database,
-            up_to=args.mysql_up_to,
-        )
+        loaded = load_into_mysql(data, cfg, up_to=args.mysql_up_to)
         total = ", ".join(f"{t} {n:,}" for t, n in loaded.items())
         console.print(
             f"  MariaDB {mysql.host}:{mysql.port}/{mysql.database}: {total}", highlight=False
         )
     return 0
+
+
+def load_into_mysql(data, cfg: Config, *, up_to: dt.date | None = None) -> dict[str, int]:
+    """The generated MariaDB tables, as of ``up_to``, into the configured MySQL source."""
+    from lakehouse.generate.mysql_sink import load_mysql
+
+    mysql = cfg.mysql
+    return load_mysql(
+        data,
+        host=mysql.host,
+        port=mysql.port,
+        user=mysql.user,
+        password=mysql.password.get_secret_value() if mysql.password else "",
+        database=mysql.database,
+        up_to=up_to,
+    )
 
 
 def _stream(args: argparse.Namespace, cfg: Config, console: Console, spec: GeneratorSpec) -> int:

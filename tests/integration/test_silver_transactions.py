@@ -161,3 +161,26 @@ def test_a_day_above_the_failure_limit_writes_nothing_to_silver(
             spark, strict_cfg, context=RunContext.start("build_silver_transactions", DAYS[0])
         )
     assert table.version == version
+
+
+def test_quarantined_rows_carry_tokens_not_account_numbers(spark, built):
+    cfg, _, _ = built
+    warehouse = Warehouse.from_config(cfg)
+    raw_ids = {
+        r["account_id"]
+        for r in warehouse.table("bronze.transactions")
+        .to_spark(spark)
+        .select("account_id")
+        .collect()
+        if r["account_id"]
+    }
+    records = [
+        r["raw_record"]
+        for r in warehouse.table("ops.quarantine")
+        .to_spark(spark)
+        .where("table_name = 'silver.transactions'")
+        .collect()
+    ]
+    assert records
+    assert not [rec for rec in records if any(f'"{raw}"' in rec for raw in raw_ids)]
+    assert any('"account_id":"tok_' in rec for rec in records)
