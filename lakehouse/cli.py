@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     kinds.add_parser(
         "csv", add_help=False, help="a day's CSV drop -> bronze (--source S --run-date D)"
     )
+    kinds.add_parser(
+        "mysql",
+        add_help=False,
+        help="rows changed since the last pull -> bronze (--table T --run-date D [--full])",
+    )
     layers = commands.add_parser("silver", help="build a silver table for a run date (a job)")
     tables = layers.add_subparsers(dest="table", required=True, metavar="TABLE")
     tables.add_parser(
@@ -135,9 +140,9 @@ def _dispatch(args: argparse.Namespace, cfg: Config, job_args: list[str]) -> int
     if args.command == "services":
         return _services(args, cfg)
     if args.command == "ingest":
-        from jobs import ingest_csv
+        from jobs import ingest_csv, ingest_mysql
 
-        return ingest_csv.main(job_args)
+        return {"csv": ingest_csv, "mysql": ingest_mysql}[args.kind].main(job_args)
     if args.command == "silver":
         from jobs import build_silver_customers, build_silver_transactions
 

@@ -72,6 +72,8 @@ class MySQLConfig(_Section):
     database: str = "shop"
     user: str = "lakehouse"
     password: SecretStr | None = None
+    # Spark JDBC reads split the pull window on updated_at into this many parallel queries.
+    read_partitions: int = Field(default=4, ge=1)
 
 
 class RedshiftConfig(_Section):
