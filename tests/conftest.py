@@ -73,6 +73,23 @@ def local_services(cfg: Config):
 
 
 @pytest.fixture
+def empty_shop_db(cfg: Config, local_services) -> None:
+    """The MariaDB source without tables from earlier tests (each loads its own data set)."""
+    import pymysql
+
+    from lakehouse.generate.mysql_sink import PRIMARY_KEYS
+
+    m = cfg.mysql
+    conn = pymysql.connect(host=m.host, port=m.port, user=m.user, password="", database=m.database)
+    try:
+        with conn.cursor() as cur:
+            for table in PRIMARY_KEYS:
+                cur.execute(f"DROP TABLE IF EXISTS `{table}`")  # names are the sink's constants
+    finally:
+        conn.close()
+
+
+@pytest.fixture
 def warehouse(tmp_path: Path) -> Warehouse:
     """A fresh, empty warehouse per test."""
     return Warehouse(str(tmp_path / "warehouse"))

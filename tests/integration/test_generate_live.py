@@ -50,7 +50,9 @@ def load(cfg, data, up_to):
     )
 
 
-def test_mariadb_loads_day_by_day_and_later_days_update_rows(cfg, local_services, generated, spark):
+def test_mariadb_loads_day_by_day_and_later_days_update_rows(
+    cfg, local_services, generated, spark, empty_shop_db
+):
     day5 = SPEC.start_date + dt.timedelta(days=4)
     load(cfg, generated, day5)
     want5 = state_as_of(generated.orders, ("order_id",), day5)
@@ -121,7 +123,9 @@ def test_stream_from_another_process_is_consumed_in_order_per_customer(
     assert Counter(got) == Counter(expected)
 
 
-def test_a_customer_is_the_same_customer_in_csv_mariadb_and_kafka(cfg, local_services, generated):
+def test_a_customer_is_the_same_customer_in_csv_mariadb_and_kafka(
+    cfg, local_services, generated, empty_shop_db
+):
     load(cfg, generated, None)
     accounts = {}
     for customer, account in mysql_query(cfg, "SELECT customer_id, account_id FROM accounts"):

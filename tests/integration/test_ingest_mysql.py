@@ -41,6 +41,7 @@ def changed_between(orders: pa.Table, low: dt.datetime, high: dt.datetime) -> se
 
 @pytest.fixture(scope="module")
 def shop(spark, tmp_path_factory, test_environ, local_services):
+    """Module data; each test that loads MariaDB also asks for ``empty_shop_db``."""
     home = tmp_path_factory.mktemp("mysql-home")
     data = generate(SPEC, landing=home / "landing", truth=home / "truth")
     cfg = load_config("local", environ={**test_environ, "LAKEHOUSE_HOME": str(home)})
@@ -60,7 +61,7 @@ def bronze_ids(spark, cfg, day: dt.date) -> set[str]:
     }
 
 
-def test_pulls_follow_the_watermark_day_by_day(spark, shop):
+def test_pulls_follow_the_watermark_day_by_day(spark, shop, empty_shop_db):
     cfg, data = shop
     day1, day2, day3 = START, START + dt.timedelta(days=1), START + dt.timedelta(days=2)
     load_into_mysql(data, cfg, up_to=day1)
@@ -86,7 +87,7 @@ def test_pulls_follow_the_watermark_day_by_day(spark, shop):
     assert bronze_ids(spark, cfg, day2) == kept
 
 
-def test_full_reload_takes_every_row(spark, shop):
+def test_full_reload_takes_every_row(spark, shop, empty_shop_db):
     cfg, data = shop
     day = START + dt.timedelta(days=3)
     load_into_mysql(data, cfg, up_to=day)
