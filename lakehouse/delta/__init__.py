@@ -1,10 +1,10 @@
 """The Delta table layer: Spark writes and reads the Parquet files, delta-rs commits the log.
 
 wh = Warehouse.from_config(cfg)
-orders = wh.create(ORDERS)
-orders.write(df, mode="replace_where", predicate="order_date = '2024-05-01'")
-orders.merge(changes, delete_if="op = 'D'")
-orders.to_spark(spark, version=3, filters=[("order_date", ">=", "2024-05-01")])
+txns = wh.create(SILVER_TRANSACTIONS)
+txns.write(df, mode="replace_where", predicate="txn_date = '2024-05-01'")
+txns.merge(changes, delete_if="op = 'D'")
+txns.to_spark(spark, version=3, filters=[("txn_date", ">=", "2024-05-01")])
 """
 
 from lakehouse.delta._filters import Filter
