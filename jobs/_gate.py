@@ -10,7 +10,14 @@ from pyspark.sql import functions as F
 from lakehouse.contracts import PiiTreatment
 from lakehouse.delta import Warehouse
 from lakehouse.pii import apply_pii
-from lakehouse.quality import FAILED_RULES, GateOutcome, QualitySuite, check_failure_rate, gate
+from lakehouse.quality import (
+    FAILED_RULES,
+    GateOutcome,
+    QualityGateError,
+    QualitySuite,
+    check_failure_rate,
+    gate,
+)
 from lakehouse.run import RunContext
 
 
@@ -45,7 +52,8 @@ def gate_day(
     pii_key: bytes,
 ) -> GateOutcome:
     """Gate ``typed``, replace this day's quarantine of the table, and raise QualityGateError
-    (after quarantining) when too many rows failed. Quarantined values get the contract's PII
+    (after quarantining) when too many rows failed. The caller releases the outcome once it
+    has written the passing rows. Quarantined values get the contract's PII
     treatment too: ops tables are read by more people than silver."""
     from schemas.quarantine import QUARANTINE
 
@@ -54,5 +62,9 @@ def gate_day(
     failed = apply_pii(outcome.failed, pii, key=pii_key)
     refused = quarantine_rows(failed, suite, context, converted=converted)
     warehouse.create(QUARANTINE).write(refused, mode="replace_where", predicate=owned)
-    check_failure_rate(outcome, suite)
+    try:
+        check_failure_rate(outcome, suite)
+    except QualityGateError:
+        outcome.release()
+        raise
     return outcome

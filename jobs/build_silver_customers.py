@@ -86,6 +86,7 @@ def run(spark: SparkSession, cfg: Config, *, context: RunContext) -> DimensionRe
 
     suite = load_suite(cfg.conf_dir, SILVER_CUSTOMERS.name)
     warehouse = Warehouse.from_config(cfg)
+    pii_key = cfg.pii_key()
     bronze = warehouse.table("bronze.customers").to_spark(
         spark, filters=[("_run_date", "=", context.run_date)]
     )
@@ -96,10 +97,10 @@ def run(spark: SparkSession, cfg: Config, *, context: RunContext) -> DimensionRe
         context=context,
         converted=TYPED_FROM_TEXT,
         pii=SILVER_CUSTOMERS.pii,
-        pii_key=cfg.pii_key(),
+        pii_key=pii_key,
     )
     dimension = warehouse.create(SILVER_CUSTOMERS)
-    changes = changes_for_dimension(outcome.passed, dict(SILVER_CUSTOMERS.pii), key=cfg.pii_key())
+    changes = changes_for_dimension(outcome.passed, dict(SILVER_CUSTOMERS.pii), key=pii_key)
     source = scd2_changes(
         dimension.to_spark(spark),
         changes,
@@ -108,6 +109,7 @@ def run(spark: SparkSession, cfg: Config, *, context: RunContext) -> DimensionRe
         changed_at="changed_at",
     )
     merged = dimension.merge(source, delete_if=scd2_op())
+    outcome.release()
     return DimensionResult(
         context.run_date,
         outcome.rows,

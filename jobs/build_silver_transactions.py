@@ -95,6 +95,7 @@ def run(spark: SparkSession, cfg: Config, *, context: RunContext) -> SilverResul
     conf_dir = cfg.conf_dir
     suite = load_suite(conf_dir, SILVER_TRANSACTIONS.name)
     warehouse = Warehouse.from_config(cfg)
+    pii_key = cfg.pii_key()
     bronze = warehouse.table("bronze.transactions").to_spark(
         spark, filters=[("_run_date", "=", context.run_date)]
     )
@@ -105,15 +106,16 @@ def run(spark: SparkSession, cfg: Config, *, context: RunContext) -> SilverResul
         context=context,
         converted=TYPED_FROM_TEXT,
         pii=SILVER_TRANSACTIONS.pii,
-        pii_key=cfg.pii_key(),
+        pii_key=pii_key,
     )
     silver = to_silver(
         outcome.passed,
         SILVER_TRANSACTIONS,
         merchants=load_merchant_rules(conf_dir),
-        pii_key=cfg.pii_key(),
+        pii_key=pii_key,
     ).withColumn("_run_id", F.lit(context.run_id))
     merged = warehouse.create(SILVER_TRANSACTIONS).merge(silver)
+    outcome.release()
     return SilverResult(
         context.run_date,
         outcome.rows,

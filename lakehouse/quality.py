@@ -232,10 +232,15 @@ class GateOutcome:
     results: list[RuleResult]
     rows: int
     failed_rows: int
+    flagged: DataFrame  # cached: passed and failed are both read from it
 
     @property
     def failure_rate(self) -> float:
         return self.failed_rows / self.rows if self.rows else 0.0
+
+    def release(self) -> None:
+        """Drop the cached flags once passed and failed rows have been written."""
+        self.flagged.unpersist()
 
 
 def gate(
@@ -271,6 +276,7 @@ def gate(
         results=results,
         rows=int(counts[0]),
         failed_rows=int(counts[1] or 0),
+        flagged=flagged,
     )
 
 
