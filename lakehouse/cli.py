@@ -97,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
         help="bronze.customers -> quality gate -> silver.customers, SCD2 (--run-date D)",
     )
+    quality = commands.add_parser(
+        "quality", help="show the quality gates' results per rule (ops.quality_results)"
+    )
+    quality.add_argument("--table", help="one table, e.g. silver.transactions")
+    quality.add_argument("--run-date", type=_date, help="one run date (default: the last 7)")
+    quality.add_argument("--json", action="store_true", help="print JSON")
     commands.add_parser("config", help="print the effective configuration (secrets hidden)")
     demo = commands.add_parser(
         "demo", help="run the end-to-end demo on embedded defaults and print what it produced"
@@ -152,6 +158,15 @@ def _dispatch(args: argparse.Namespace, cfg: Config, job_args: list[str]) -> int
         from lakehouse.generate import command as generate_command
 
         return generate_command.run(args, cfg, console)
+    if args.command == "quality":
+        from lakehouse.reports import print_quality_results, quality_results
+
+        rows = quality_results(cfg, table=args.table, run_date=args.run_date)
+        if args.json:
+            print(json.dumps(rows, indent=2, default=str))
+        else:
+            print_quality_results(rows, console)
+        return 0
     if args.command == "config":
         console.print_json(cfg.model_dump_json())
         return 0
@@ -160,6 +175,15 @@ def _dispatch(args: argparse.Namespace, cfg: Config, job_args: list[str]) -> int
 
         return run_demo(cfg, console=console, days=args.days)
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _date(text: str):
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _services(args: argparse.Namespace, cfg: Config) -> int:

@@ -35,6 +35,7 @@ __all__ = [
     "gate",
     "load_suite",
     "rule_counts",
+    "within_limit",
 ]
 
 Check = Literal["not_null", "parses", "in_set", "between", "unique", "matches_regex", "references"]
@@ -233,6 +234,7 @@ class GateOutcome:
     rows: int
     failed_rows: int
     flagged: DataFrame  # cached: passed and failed are both read from it
+    confirmed_by_gx: bool = False
 
     @property
     def failure_rate(self) -> float:
@@ -277,11 +279,16 @@ def gate(
         rows=int(counts[0]),
         failed_rows=int(counts[1] or 0),
         flagged=flagged,
+        confirmed_by_gx=confirm_with_gx,
     )
 
 
+def within_limit(outcome: GateOutcome, suite: QualitySuite) -> bool:
+    return outcome.failure_rate <= suite.max_failure_rate
+
+
 def check_failure_rate(outcome: GateOutcome, suite: QualitySuite) -> None:
-    if outcome.failure_rate > suite.max_failure_rate:
+    if not within_limit(outcome, suite):
         worst = sorted(outcome.results, key=lambda r: -r.failed_rows)[:3]
         reasons = "; ".join(f"{r.reason}: {r.failed_rows}" for r in worst if r.failed_rows)
         raise QualityGateError(

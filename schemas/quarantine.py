@@ -1,4 +1,5 @@
-"""ops.quarantine: every row a job refused, with the rule and the reason, never dropped."""
+"""ops tables of the ingest and quality gates: every row a job refused (with the rule and the
+reason, never dropped), every file ingested, and every gate run's results."""
 
 from pyspark.sql import types as T
 
@@ -37,6 +38,34 @@ INGESTED_FILES = TableContract(
             T.StructField("sha256", T.StringType(), nullable=False),
             T.StructField("file_name", T.StringType(), nullable=False),
             T.StructField("run_date", T.DateType(), nullable=False),
+            T.StructField("run_id", T.StringType(), nullable=False),
+        ]
+    ),
+)
+
+QUALITY_RESULTS = TableContract(
+    name="ops.quality_results",
+    version=1,
+    owner="data-platform",
+    description="Every quality gate run: per rule, rows checked and failed, and whether the run "
+    "passed its failure-rate limit; written before a failing gate stops the run",
+    primary_key=("table_name", "run_date", "rule"),
+    partition_by=("table_name", "run_date"),
+    schema=T.StructType(
+        [
+            T.StructField("table_name", T.StringType(), nullable=False),
+            T.StructField("run_date", T.DateType(), nullable=False),
+            T.StructField("rule", T.StringType(), nullable=False),
+            T.StructField("check", T.StringType(), nullable=False),
+            T.StructField("column", T.StringType(), nullable=False),
+            T.StructField("reason", T.StringType(), nullable=False),
+            T.StructField("checked_rows", T.LongType(), nullable=False),
+            T.StructField("failed_rows", T.LongType(), nullable=False),
+            # The run as a whole: rows failing any rule, against the suite's limit.
+            T.StructField("run_failed_rows", T.LongType(), nullable=False),
+            T.StructField("max_failure_rate", T.DoubleType(), nullable=False),
+            T.StructField("gate_passed", T.BooleanType(), nullable=False),
+            T.StructField("confirmed_by_gx", T.BooleanType(), nullable=False),
             T.StructField("run_id", T.StringType(), nullable=False),
         ]
     ),

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
 
-from jobs import build_silver_transactions, ingest_csv
+from jobs import build_silver_customers, build_silver_transactions, ingest_csv
 from lakehouse import Warehouse, load_config
 from lakehouse.generate import GeneratorSpec, generate
 from lakehouse.quality import QualityGateError
+from lakehouse.reports import quality_results
 from lakehouse.run import RunContext
 
 pytestmark = pytest.mark.integration
@@ -39,8 +42,11 @@ def built(spark, tmp_path_factory, test_environ):
     cfg = load_config("local", environ={**test_environ, "LAKEHOUSE_HOME": str(home)})
     results = {}
     for day in DAYS:
-        ingest_csv.run(
-            spark, cfg, source="transactions", context=RunContext.start("ingest_csv", day)
+        for source in ("customers", "transactions"):
+            ingest_csv.run(spark, cfg, source=source, context=RunContext.start("ingest_csv", day))
+        # The customer_known rule checks against the dimension as of this run date.
+        build_silver_customers.run(
+            spark, cfg, context=RunContext.start("build_silver_customers", day)
         )
         results[day] = build_silver_transactions.run(
             spark, cfg, context=RunContext.start("build_silver_transactions", day)
@@ -60,6 +66,37 @@ def quarantined(spark, cfg) -> dict[tuple[str, int], set[str]]:
     return found
 
 
+def drop_lines(data, source: str, day: dt.date):
+    """(path relative to the landing root, physical line number, line) of a day's drop; a
+    re-sent copy of an earlier file is not ingested again, so it has no lines here."""
+    truth = pq.read_table(data.truth / "defects.parquet").to_pylist()
+    resent = {d["file"] for d in truth if d["defect_kind"] == "resent_file"}
+    for path in sorted((data.landing / source / day.isoformat()).glob("*.csv")):
+        relative = path.relative_to(data.landing).as_posix()
+        if relative in resent:
+            continue
+        lines = path.read_bytes().decode("utf-8", errors="replace").splitlines()
+        for number, line in enumerate(lines[1:], start=2):
+            yield relative, number, line
+
+
+def known_customers(data, truth, up_to: dt.date) -> set[str]:
+    """Customer ids with at least one line the gate lets through, in the drops up to a day:
+    the generator's manifest says which lines it broke (a duplicate or late line is valid)."""
+    broken = {
+        (d["file"], d["line_no"])
+        for d in truth
+        if d["defect_kind"] not in ("duplicate", "late_row")
+    }
+    return {
+        line.split(",", 1)[0]
+        for day in DAYS
+        if day <= up_to
+        for relative, number, line in drop_lines(data, "customers", day)
+        if (relative, number) not in broken and line.split(",", 1)[0]
+    }
+
+
 def test_each_injected_defect_is_quarantined_under_its_rule(spark, built):
     cfg, data, _ = built
     truth = pq.read_table(data.truth / "defects.parquet").to_pylist()
@@ -69,7 +106,23 @@ def test_each_injected_defect_is_quarantined_under_its_rule(spark, built):
         if in_window and d["defect_kind"] in RULE_FOR_DEFECT:
             key = (d["file"].rsplit("/", 1)[-1], d["line_no"])
             expected.setdefault(key, set()).add(RULE_FOR_DEFECT[d["defect_kind"]])
+    malformed = {
+        (d["file"], d["line_no"])
+        for d in truth
+        if d["defect_kind"] in ("bad_quoting", "wrong_column_count")
+    }
+    orphans = 0
+    for day in DAYS:
+        known = known_customers(data, truth, day)
+        for relative, number, line in drop_lines(data, "transactions", day):
+            customer = line.split(",")[1]
+            if (relative, number) not in malformed and customer and customer not in known:
+                expected.setdefault((relative.rsplit("/", 1)[-1], number), set()).add(
+                    "customer_known"
+                )
+                orphans += 1
     assert expected
+    assert orphans
     assert quarantined(spark, cfg) == expected
 
 
@@ -131,10 +184,30 @@ def test_rerunning_a_day_changes_nothing(spark, built):
     table = Warehouse.from_config(cfg).table("silver.transactions")
     before = sorted(tuple(r) for r in table.to_spark(spark).drop("_run_id").collect())
     again = build_silver_transactions.run(
+        spark, cfg, context=RunContext.start("build_silver_transactions", DAYS[-1])
+    )
+    assert again.quarantined_rows == results[DAYS[-1]].quarantined_rows
+    assert sorted(tuple(r) for r in table.to_spark(spark).drop("_run_id").collect()) == before
+
+
+def test_rerunning_an_earlier_day_releases_transactions_whose_customer_arrived(spark, built):
+    """The dimension has grown since day 2: its orphans whose customer is now known move from
+    quarantine to silver; nothing else changes and nothing is lost."""
+    cfg, _, results = built
+    warehouse = Warehouse.from_config(cfg)
+    table = warehouse.table("silver.transactions")
+    before = {tuple(r) for r in table.to_spark(spark).drop("_run_id").collect()}
+    again = build_silver_transactions.run(
         spark, cfg, context=RunContext.start("build_silver_transactions", DAYS[1])
     )
-    assert again.quarantined_rows == results[DAYS[1]].quarantined_rows
-    assert sorted(tuple(r) for r in table.to_spark(spark).drop("_run_id").collect()) == before
+    after = {tuple(r) for r in table.to_spark(spark).drop("_run_id").collect()}
+    released = results[DAYS[1]].quarantined_rows - again.quarantined_rows
+    assert released > 0
+    assert before <= after
+    assert len(after - before) == released
+    known = warehouse.table("silver.customers").to_spark(spark).select("customer_id")
+    new_ids = {r[1] for r in after - before}
+    assert new_ids <= {r["customer_id"] for r in known.collect()}
 
 
 def test_a_day_above_the_failure_limit_writes_nothing_to_silver(
@@ -160,6 +233,38 @@ def test_a_day_above_the_failure_limit_writes_nothing_to_silver(
             spark, strict_cfg, context=RunContext.start("build_silver_transactions", DAYS[0])
         )
     assert table.version == version
+    stopped = quality_results(cfg, table="silver.transactions", run_date=DAYS[0])
+    assert stopped
+    assert not any(r["gate_passed"] for r in stopped)
+    assert {r["max_failure_rate"] for r in stopped} == {0.0}
+
+
+def test_quality_results_count_what_the_quarantine_holds(spark, built):
+    """Kept results, per rule and day, equal the quarantined rows; shown by `lakehouse quality`."""
+    cfg, _, _results = built
+    shown = quality_results(cfg, table="silver.transactions")
+    assert {r["run_date"] for r in shown} == set(DAYS)
+    held: dict[tuple[dt.date, str], int] = {}
+    rows = Warehouse.from_config(cfg).table("ops.quarantine").to_spark(spark)
+    for r in rows.where("table_name = 'silver.transactions'").collect():
+        held[(r["run_date"], r["rule"])] = held.get((r["run_date"], r["rule"]), 0) + 1
+    assert {(r["run_date"], r["rule"]): r["failed_rows"] for r in shown if r["failed_rows"]} == held
+    assert all(r["confirmed_by_gx"] for r in shown)
+
+
+def test_lakehouse_quality_shows_the_stopped_day(built, test_environ):
+    cfg, _, _ = built
+    shown = subprocess.run(
+        [sys.executable, "-m", "lakehouse.cli", "quality", "--table", "silver.transactions"],
+        env={**test_environ, "LAKEHOUSE_HOME": str(cfg.home), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "customer_known" in shown
+    assert "STOPPED" in shown
+    assert "passed" in shown
 
 
 def test_quarantined_rows_carry_tokens_not_account_numbers(spark, built):
