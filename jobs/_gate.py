@@ -71,7 +71,7 @@ def result_rows(outcome: GateOutcome, suite: QualitySuite, context: RunContext) 
             result.reason,
             result.checked_rows,
             result.failed_rows,
-            outcome.failed_rows,
+            outcome.limit_failed_rows,
             suite.max_failure_rate,
             passed,
             outcome.confirmed_by_gx,

@@ -97,6 +97,17 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
         help="bronze.customers -> quality gate -> silver.customers, SCD2 (--run-date D)",
     )
+    for shop_table in ("orders", "order_items", "products", "accounts"):
+        tables.add_parser(
+            shop_table,
+            add_help=False,
+            help=f"bronze.shop_{shop_table} -> quality gate -> silver.{shop_table} (--run-date D)",
+        )
+    commands.add_parser(
+        "gold",
+        add_help=False,
+        help="silver -> the gold aggregates for a run date (--run-date D [--table T])",
+    )
     quality = commands.add_parser(
         "quality", help="show the quality gates' results per rule (ops.quality_results)"
     )
@@ -116,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, job_args = parser.parse_known_args(argv)
-    if job_args and args.command not in ("ingest", "silver"):
+    if job_args and args.command not in ("ingest", "silver", "gold"):
         parser.error(f"unrecognized arguments: {' '.join(job_args)}")
     try:
         cfg = load_config(args.env, environ=os.environ)
@@ -153,7 +164,15 @@ def _dispatch(args: argparse.Namespace, cfg: Config, job_args: list[str]) -> int
         from jobs import build_silver_customers, build_silver_transactions
 
         job = {"transactions": build_silver_transactions, "customers": build_silver_customers}
+        if args.table not in job:
+            from jobs import build_silver_shop
+
+            return build_silver_shop.main(["--table", args.table, *job_args])
         return job[args.table].main(job_args)
+    if args.command == "gold":
+        from jobs import build_gold
+
+        return build_gold.main(job_args)
     if args.command == "generate":
         from lakehouse.generate import command as generate_command
 

@@ -68,6 +68,9 @@ class Rule(BaseModel):
     raw_column: str | None = None
     type: str | None = None
     reason: str | None = None
+    # False for rows that are held rather than bad (e.g. waiting for a late dimension row):
+    # they are quarantined like any other, but do not count toward max_failure_rate.
+    counts_toward_limit: bool = True
 
     @model_validator(mode="after")
     def _parameters(self) -> Rule:
@@ -235,10 +238,12 @@ class GateOutcome:
     failed_rows: int
     flagged: DataFrame  # cached: passed and failed are both read from it
     confirmed_by_gx: bool = False
+    limit_failed_rows: int = 0  # rows failing a rule that counts toward the limit
 
     @property
     def failure_rate(self) -> float:
-        return self.failed_rows / self.rows if self.rows else 0.0
+        """The share of rows failing a rule that counts toward ``max_failure_rate``."""
+        return self.limit_failed_rows / self.rows if self.rows else 0.0
 
     def release(self) -> None:
         """Drop the cached flags once passed and failed rows have been written."""
@@ -271,7 +276,11 @@ def gate(
                 f"{suite.table}: row flags and GX disagree ({differ}); report a bug"
             )
     failing = F.size(FAILED_RULES) > 0
-    counts = flagged.agg(F.count(F.lit(1)), F.sum(failing.cast("long"))).first()
+    counted = [r.name for r in suite.rules if r.counts_toward_limit]
+    limit_failing = any_failed(counted) if counted else F.lit(False)
+    counts = flagged.agg(
+        F.count(F.lit(1)), F.sum(failing.cast("long")), F.sum(limit_failing.cast("long"))
+    ).first()
     return GateOutcome(
         passed=flagged.where(~failing).drop(FAILED_RULES),
         failed=flagged.where(failing),
@@ -280,6 +289,7 @@ def gate(
         failed_rows=int(counts[1] or 0),
         flagged=flagged,
         confirmed_by_gx=confirm_with_gx,
+        limit_failed_rows=int(counts[2] or 0),
     )
 
 
@@ -292,7 +302,7 @@ def check_failure_rate(outcome: GateOutcome, suite: QualitySuite) -> None:
         worst = sorted(outcome.results, key=lambda r: -r.failed_rows)[:3]
         reasons = "; ".join(f"{r.reason}: {r.failed_rows}" for r in worst if r.failed_rows)
         raise QualityGateError(
-            f"{suite.table}: {outcome.failed_rows} of {outcome.rows} rows "
+            f"{suite.table}: {outcome.limit_failed_rows} of {outcome.rows} rows "
             f"({outcome.failure_rate:.1%}) failed, above the {suite.max_failure_rate:.1%} limit "
             f"({reasons}); nothing was written downstream, the rows are in ops.quarantine"
         )

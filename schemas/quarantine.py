@@ -61,7 +61,7 @@ QUALITY_RESULTS = TableContract(
             T.StructField("reason", T.StringType(), nullable=False),
             T.StructField("checked_rows", T.LongType(), nullable=False),
             T.StructField("failed_rows", T.LongType(), nullable=False),
-            # The run as a whole: rows failing any rule, against the suite's limit.
+            # The run as a whole: rows failing a rule that counts toward the suite's limit.
             T.StructField("run_failed_rows", T.LongType(), nullable=False),
             T.StructField("max_failure_rate", T.DoubleType(), nullable=False),
             T.StructField("gate_passed", T.BooleanType(), nullable=False),

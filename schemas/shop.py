@@ -91,3 +91,45 @@ WATERMARKS = TableContract(
         ]
     ),
 )
+
+
+def _silver(
+    table: str,
+    *,
+    description: str,
+    derived: tuple[T.StructField, ...] = (),
+    partition_by: tuple[str, ...] = (),
+    pii: dict | None = None,
+) -> TableContract:
+    """The silver table of a shop table: the pulled columns (latest version per key) plus
+    ``derived`` ones, keyed like the source."""
+    pulled = SHOP_TABLES[table]
+    fields = [f for f in pulled.schema.fields if not f.name.startswith("_")]
+    return TableContract(
+        name=f"silver.{table}",
+        owner=pulled.owner,
+        description=description,
+        primary_key=tuple(pulled.properties["lakehouse.sourceKey"].split(",")),
+        partition_by=partition_by,
+        pii=pii or {},
+        schema=T.StructType([*fields, *derived, T.StructField("_run_id", _S, nullable=False)]),
+    )
+
+
+SILVER_SHOP: dict[str, TableContract] = {
+    "orders": _silver(
+        "orders",
+        description="Orders, latest status per order (newest updated_at wins), by order date",
+        derived=(T.StructField("order_date", _D, nullable=False),),
+        partition_by=("order_date",),
+    ),
+    "order_items": _silver(
+        "order_items", description="Order lines, latest version per (order_id, line_no)"
+    ),
+    "products": _silver("products", description="Product catalogue, latest version per product"),
+    "accounts": _silver(
+        "accounts",
+        description="Bank accounts held by customers, latest status; account numbers tokenized",
+        pii={"account_id": "tokenize"},
+    ),
+}

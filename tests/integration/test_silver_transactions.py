@@ -21,6 +21,8 @@ from lakehouse.quality import QualityGateError
 from lakehouse.reports import quality_results
 from lakehouse.run import RunContext
 
+from .oracles import drop_lines, known_customers
+
 pytestmark = pytest.mark.integration
 
 START = dt.date(2024, 6, 1)
@@ -66,37 +68,6 @@ def quarantined(spark, cfg) -> dict[tuple[str, int], set[str]]:
     return found
 
 
-def drop_lines(data, source: str, day: dt.date):
-    """(path relative to the landing root, physical line number, line) of a day's drop; a
-    re-sent copy of an earlier file is not ingested again, so it has no lines here."""
-    truth = pq.read_table(data.truth / "defects.parquet").to_pylist()
-    resent = {d["file"] for d in truth if d["defect_kind"] == "resent_file"}
-    for path in sorted((data.landing / source / day.isoformat()).glob("*.csv")):
-        relative = path.relative_to(data.landing).as_posix()
-        if relative in resent:
-            continue
-        lines = path.read_bytes().decode("utf-8", errors="replace").splitlines()
-        for number, line in enumerate(lines[1:], start=2):
-            yield relative, number, line
-
-
-def known_customers(data, truth, up_to: dt.date) -> set[str]:
-    """Customer ids with at least one line the gate lets through, in the drops up to a day:
-    the generator's manifest says which lines it broke (a duplicate or late line is valid)."""
-    broken = {
-        (d["file"], d["line_no"])
-        for d in truth
-        if d["defect_kind"] not in ("duplicate", "late_row")
-    }
-    return {
-        line.split(",", 1)[0]
-        for day in DAYS
-        if day <= up_to
-        for relative, number, line in drop_lines(data, "customers", day)
-        if (relative, number) not in broken and line.split(",", 1)[0]
-    }
-
-
 def test_each_injected_defect_is_quarantined_under_its_rule(spark, built):
     cfg, data, _ = built
     truth = pq.read_table(data.truth / "defects.parquet").to_pylist()
@@ -113,7 +84,7 @@ def test_each_injected_defect_is_quarantined_under_its_rule(spark, built):
     }
     orphans = 0
     for day in DAYS:
-        known = known_customers(data, truth, day)
+        known = known_customers(data, [d for d in DAYS if d <= day])
         for relative, number, line in drop_lines(data, "transactions", day):
             customer = line.split(",")[1]
             if (relative, number) not in malformed and customer and customer not in known:

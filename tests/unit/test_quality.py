@@ -128,3 +128,31 @@ def test_a_rule_missing_its_parameters_is_a_config_error(tmp_path):
 def test_a_missing_suite_names_the_file(tmp_path):
     with pytest.raises(ConfigError, match=r"no quality suite for silver\.nope"):
         load_suite(tmp_path, "silver.nope")
+
+
+def test_held_rows_are_quarantined_but_do_not_count_toward_the_limit(spark):
+    from lakehouse.quality import QualityGateError, check_failure_rate, gate
+
+    def suite(counts: bool) -> QualitySuite:
+        rule = {
+            "name": "customer_known",
+            "check": "references",
+            "column": "customer_id",
+            "table": "silver.customers",
+            "key": "customer_id",
+            "counts_toward_limit": counts,
+        }
+        return QualitySuite.model_validate(
+            {"table": "silver.transactions", "max_failure_rate": 0.1, "rules": [rule]}
+        )
+
+    rows = spark.createDataFrame([(1,), (9,), (9,)], "customer_id long")
+    refs = {"silver.customers": spark.createDataFrame([(1,)], "customer_id long")}
+    held = gate(rows, suite(False), references=refs, confirm_with_gx=False)
+    assert (held.failed_rows, held.limit_failed_rows, held.failure_rate) == (2, 0, 0.0)
+    check_failure_rate(held, suite(False))
+    bad = gate(rows, suite(True), references=refs, confirm_with_gx=False)
+    with pytest.raises(QualityGateError, match="2 of 3 rows"):
+        check_failure_rate(bad, suite(True))
+    held.release()
+    bad.release()
