@@ -105,6 +105,15 @@ def to_bronze(parsed: DataFrame, contract: TableContract, run: RunContext) -> Da
     )
 
 
+def shape_of(line: Column) -> Column:
+    """The line with every letter replaced by ``X`` (upper case) or ``x`` and every digit by
+    ``9``: separators, quotes, spaces and lengths stay, so the shape shows why the line could
+    not be read, but none of its values (names, emails, account numbers...) is kept."""
+    digits = F.regexp_replace(line, r"\p{Nd}", "9")
+    upper = F.regexp_replace(digits, r"\p{Lu}", "X")
+    return F.regexp_replace(upper, r"[\p{Ll}\p{Lt}\p{Lm}\p{Lo}]", "x")
+
+
 def to_quarantine(parsed: DataFrame, table: str, run: RunContext) -> DataFrame:
     malformed = parsed.where(F.col(MALFORMED).isNotNull())
     return malformed.select(
@@ -112,8 +121,10 @@ def to_quarantine(parsed: DataFrame, table: str, run: RunContext) -> DataFrame:
         F.lit(run.run_date).alias("run_date"),
         F.lit("malformed_csv").alias("rule"),
         F.col(MALFORMED).alias("reason"),
-        # Invalid bytes become U+FFFD: readers of the table expect valid UTF-8.
-        F.make_valid_utf8("line").alias("raw_record"),
+        # A line that cannot be parsed cannot tell which of its fields are PII: only its shape
+        # is kept (the line itself is in the landing file, at source_file and line_number).
+        # Invalid bytes become U+FFFD first: readers of the table expect valid UTF-8.
+        shape_of(F.make_valid_utf8("line")).alias("raw_record"),
         "source_file",
         "line_number",
         F.lit(run.run_id).alias("run_id"),
