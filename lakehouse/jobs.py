@@ -7,6 +7,7 @@ import argparse
 import datetime as dt
 import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -39,7 +40,8 @@ def job_main(
             result = body(spark, cfg, args, context)
     except LakehouseError as err:
         if args.verbose:
-            raise
+            # Printed here: re-raised, the `lakehouse` command would report it in one line.
+            traceback.print_exc()
         console.print(f"[bold red]error:[/] {err}", highlight=False)
         return 2
     print(result)
