@@ -85,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
         help="rows changed since the last pull -> bronze (--table T --run-date D [--full])",
     )
+    kinds.add_parser(
+        "tpch",
+        add_help=False,
+        help="generate TPC-H with DuckDB, drop it as CSV, load tpch.<table> (--sf 0.1)",
+    )
     layers = commands.add_parser("silver", help="build a silver table for a run date (a job)")
     tables = layers.add_subparsers(dest="table", required=True, metavar="TABLE")
     tables.add_parser(
@@ -157,9 +162,10 @@ def _dispatch(args: argparse.Namespace, cfg: Config, job_args: list[str]) -> int
     if args.command == "services":
         return _services(args, cfg)
     if args.command == "ingest":
-        from jobs import ingest_csv, ingest_mysql
+        from jobs import ingest_csv, ingest_mysql, ingest_tpch
 
-        return {"csv": ingest_csv, "mysql": ingest_mysql}[args.kind].main(job_args)
+        jobs = {"csv": ingest_csv, "mysql": ingest_mysql, "tpch": ingest_tpch}
+        return jobs[args.kind].main(job_args)
     if args.command == "silver":
         from jobs import build_silver_customers, build_silver_transactions
 

@@ -1,0 +1,338 @@
+"""Bulk CSV files -> a typed, gated Delta table; one scan when the files are clean.
+
+The daily CSV path (jobs/ingest_csv.py) numbers every line with a window over its file, a sort
+of the whole file, so that a refused line is named by file and line number. A bulk load of
+millions of rows cannot afford that sort on every run, and usually refuses nothing. So a load
+tries the fast path first and falls back to the exact one:
+
+- fast: Spark's CSV reader parses with the contract's types (PERMISSIVE, corrupt-record
+  column), and the same scan checks every row against the malformed-line tests and the table's
+  declared suite (the expressions ``quality.flag_rows`` uses), then writes through the table
+  layer. A row that fails raises inside the Spark job, so the job aborts before the table
+  layer commits and the table is left as it was. Nothing is refused, so no row needs a name
+  beyond its file.
+- exact (some row failed): the CSV path's own numbering and parsing (``number_lines``,
+  ``parse_lines``), typed by the same CSV parser, cached once, counted per rule, quarantined
+  with file and line number like ``ingest_csv``/``gate_day`` do, stopped above the suite's
+  failure-rate limit, then written. It costs a sort and a cache; only files with bad rows pay.
+
+great-expectations confirms the row flags on the first ``gx_sample_rows`` rows (0: never); GX
+over a whole bulk file costs ~4 s per 1M rows, more than the rest of the load's checks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import reduce
+from pathlib import Path
+from typing import Literal
+
+from pyspark.errors import PySparkException
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from jobs._gate import quarantine_rows, result_rows
+from jobs.ingest_csv import CORRUPT, CSV_OPTIONS, MALFORMED, number_lines, parse_lines
+from jobs.ingest_csv import to_quarantine as malformed_quarantine
+from lakehouse.contracts import TableContract
+from lakehouse.delta import Warehouse
+from lakehouse.errors import ContractError
+from lakehouse.quality import (
+    FAILED_RULES,
+    GateOutcome,
+    QualitySuite,
+    RuleResult,
+    check_failure_rate,
+    failure_condition,
+    flag_rows,
+    gate,
+    with_rule_inputs,
+)
+from lakehouse.run import RunContext
+
+# raise_error's message: how the fast path's abort is told apart from any other failure.
+BAD_ROW = "lakehouse bulk load: a row is malformed or fails the suite"
+REPLACEMENT = "\ufffd"  # what the CSV reader makes of bytes that are not UTF-8
+
+
+@dataclass(frozen=True)
+class BulkLoad:
+    table: str
+    path: Literal["fast", "exact"]
+    rows_in: int  # rows read: the file's lines less the header and blank lines
+    rows_written: int
+    version: int
+    rules: list[RuleResult]
+
+    @property
+    def rows_refused(self) -> int:
+        return self.rows_in - self.rows_written
+
+
+# -- transforms (pure) ---------------------------------------------------------------------
+def malformed(schema: T.StructType) -> Column:
+    """True where the CSV reader could not read the row with the schema (quoting, column
+    count, a value that does not convert) or a text field holds bytes that were not UTF-8."""
+    text = [f.name for f in schema.fields if isinstance(f.dataType, T.StringType)]
+    replaced = [F.col(c).contains(REPLACEMENT) for c in text]
+    return reduce(lambda a, b: a | b, replaced, F.col(CORRUPT).isNotNull())
+
+
+def guard_rows(typed: DataFrame, suite: QualitySuite, *, schema: T.StructType) -> DataFrame:
+    """``typed`` with a check that raises on the first malformed or failing row. One boolean
+    per row (no per-rule array), so the check costs the scan almost nothing."""
+    prepared = with_rule_inputs(typed, suite, {})
+    bad = reduce(lambda a, b: a | b, map(failure_condition, suite.rules), malformed(schema))
+    return prepared.where(F.when(bad, F.raise_error(F.lit(BAD_ROW))).otherwise(F.lit(True)))
+
+
+def type_lines(parsed: DataFrame, schema: T.StructType) -> DataFrame:
+    """``parse_lines`` output -> the schema's typed columns, parsed by the same CSV parser as
+    the fast path. A well-formed line with a value that does not convert is malformed too."""
+    ddl = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in schema.fields)
+    typed = F.from_csv("line", f"{ddl}, `{CORRUPT}` string", CSV_OPTIONS)
+    unconvertible = [
+        F.when(F.col(f.name).isNotNull() & typed[f.name].isNull(), F.lit(f.name))
+        for f in schema.fields
+    ]
+    reason = F.concat(
+        F.lit("unconvertible value: "),
+        F.concat_ws(", ", *unconvertible),
+        F.lit(" not of the column's type"),
+    )
+    # parse_lines already named structural faults, bad encoding included (it sees raw bytes).
+    malformed_reason = F.coalesce(F.col(MALFORMED), F.when(typed[CORRUPT].isNotNull(), reason))
+    return parsed.select(
+        "source_file",
+        "line_number",
+        "line",
+        *(typed[f.name].alias(f.name) for f in schema.fields),
+        malformed_reason.alias(MALFORMED),
+    )
+
+
+def derive(typed: DataFrame, derived: Mapping[str, Column]) -> DataFrame:
+    return typed.select("*", *(expr.alias(name) for name, expr in derived.items()))
+
+
+# -- I/O ------------------------------------------------------------------------------------
+def read_csv(spark: SparkSession, files: Sequence[Path], schema: T.StructType) -> DataFrame:
+    """The files parsed with the schema's types, plus the corrupt-record column."""
+    fields = [T.StructField(f.name, f.dataType, nullable=True) for f in schema.fields]
+    with_corrupt = T.StructType([*fields, T.StructField(CORRUPT, T.StringType())])
+    reader = spark.read.schema(with_corrupt).options(header=True, **CSV_OPTIONS)
+    return reader.csv([str(p) for p in files])
+
+
+def read_lines(spark: SparkSession, files: Sequence[Path]) -> DataFrame:
+    """(value, source_file, block_start): what ``number_lines`` numbers."""
+    return spark.read.text([str(p) for p in files]).select(
+        "value",
+        F.col("_metadata.file_name").alias("source_file"),
+        F.col("_metadata.file_block_start").alias("block_start"),
+    )
+
+
+def check_headers(files: Sequence[Path], columns: Sequence[str], *, table: str) -> None:
+    """The reader takes columns by position: a file whose header names other columns, or the
+    same ones in another order, would load values into the wrong columns."""
+    for path in files:
+        with path.open("rb") as handle:
+            header = handle.readline().decode("utf-8", errors="replace").strip()
+        found = [c.strip().strip('"') for c in header.split(",")]
+        if found != list(columns):
+            raise ContractError(
+                f"{table}: {path} has the columns {found}, expected {list(columns)}; fix the "
+                "export or publish a contract version for the new layout"
+            )
+
+
+@contextlib.contextmanager
+def _quiet(spark: SparkSession, *, log_level: str) -> Iterator[None]:
+    # An aborted fast path is expected, not an error: keep Spark's task stack traces off the
+    # console while it runs.
+    spark.sparkContext.setLogLevel("OFF")
+    try:
+        yield
+    finally:
+        spark.sparkContext.setLogLevel(log_level)
+
+
+# -- the load -------------------------------------------------------------------------------
+def load_bulk_csv(
+    spark: SparkSession,
+    files: Sequence[Path],
+    *,
+    contract: TableContract,
+    suite: QualitySuite,
+    warehouse: Warehouse,
+    context: RunContext,
+    derived: Mapping[str, Column] | None = None,
+    gx_sample_rows: int = 10_000,
+    path: Literal["auto", "exact"] = "auto",
+    log_level: str = "ERROR",
+) -> BulkLoad:
+    """Replace ``contract``'s table with the rows of ``files`` that pass ``suite``; refused
+    rows go to ops.quarantine, per-rule counts to ops.quality_results (both replaced for this
+    table and run date). ``derived`` columns (name -> expression over the file's columns) are
+    added before the checks. ``path="exact"`` skips the fast attempt."""
+    derived = dict(derived or {})
+    schema = T.StructType([f for f in contract.schema.fields if f.name not in derived])
+    check_headers(files, schema.fieldNames(), table=contract.name)
+    load = _Load(
+        spark=spark,
+        files=files,
+        contract=contract,
+        schema=schema,
+        derived=derived,
+        suite=suite,
+        warehouse=warehouse,
+        context=context,
+        gx_sample_rows=gx_sample_rows,
+    )
+    if path == "auto":
+        try:
+            with _quiet(spark, log_level=log_level):
+                return load.fast()
+        except PySparkException as err:
+            if BAD_ROW not in str(err):
+                raise
+    return load.exact()
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Load:
+    spark: SparkSession
+    files: Sequence[Path]
+    contract: TableContract
+    schema: T.StructType  # the files' columns: the contract's less the derived ones
+    derived: Mapping[str, Column]
+    suite: QualitySuite
+    warehouse: Warehouse
+    context: RunContext
+    gx_sample_rows: int
+
+    def fast(self) -> BulkLoad:
+        typed = derive(read_csv(self.spark, self.files, self.schema), self.derived)
+        columns = self.contract.column_names
+        self.confirm_sample(typed.where(~malformed(self.schema)).select(*columns))
+        guarded = guard_rows(typed, self.suite, schema=self.schema).select(*columns)
+        written = self.warehouse.create(self.contract).write(guarded, mode="overwrite")
+        rows = written.rows_written
+        results = [RuleResult(r.name, r.describe(), 0, rows) for r in self.suite.rules]
+        # Only the counts are read from it: every row passed.
+        outcome = GateOutcome(
+            passed=guarded,
+            failed=guarded,
+            results=results,
+            rows=rows,
+            failed_rows=0,
+            flagged=guarded,
+            confirmed_by_gx=0 < rows <= self.gx_sample_rows,
+        )
+        self.record(None, outcome)
+        return BulkLoad(self.contract.name, "fast", rows, rows, written.version, results)
+
+    def exact(self) -> BulkLoad:
+        lines = number_lines(read_lines(self.spark, self.files))
+        parsed = parse_lines(lines, columns=self.schema.fieldNames())
+        typed = derive(type_lines(parsed, self.schema), self.derived)
+        flagged = flag_rows(typed, self.suite).persist()
+        try:
+            outcome = count_rows(flagged, self.suite)
+            well_formed = flagged.where(F.col(MALFORMED).isNull())
+            self.confirm_sample(well_formed.select(*self.contract.column_names))
+            refused = malformed_quarantine(flagged, self.contract.name, self.context)
+            failing = _failing(outcome, self.contract)
+            self.record(
+                refused.unionByName(
+                    quarantine_rows(failing, self.suite, self.context, converted=())
+                ),
+                outcome,
+            )
+            malformed_rows = outcome.limit_failed_rows - outcome.failed_rows
+            # The limit's message names the worst causes: malformed lines are one of them here.
+            reading = RuleResult(
+                "malformed_csv", "line cannot be read", malformed_rows, outcome.rows
+            )
+            check_failure_rate(replace(outcome, results=[*outcome.results, reading]), self.suite)
+            passed = outcome.passed.select(*self.contract.column_names)
+            written = self.warehouse.create(self.contract).write(passed, mode="overwrite")
+        finally:
+            flagged.unpersist()
+        return BulkLoad(
+            self.contract.name,
+            "exact",
+            outcome.rows,
+            written.rows_written,
+            written.version,
+            outcome.results,
+        )
+
+    def confirm_sample(self, rows: DataFrame) -> None:
+        """GX and the row flags must agree on the sample; ``gate`` raises if they do not."""
+        if self.gx_sample_rows > 0:
+            gate(rows.limit(self.gx_sample_rows), self.suite, confirm_with_gx=True).release()
+
+    def record(self, refused: DataFrame | None, outcome: GateOutcome) -> None:
+        """Replace this run's quarantine (``None``: nothing refused) and quality results."""
+        from schemas.quarantine import QUALITY_RESULTS, QUARANTINE
+
+        owned = f"table_name = '{self.suite.table}' AND run_date = DATE'{self.context.run_date}'"
+        quarantine = self.warehouse.create(QUARANTINE)
+        if refused is None and self._quarantined_before(quarantine):
+            refused = self.spark.createDataFrame([], QUARANTINE.schema)
+        if refused is not None:
+            quarantine.write(refused, mode="replace_where", predicate=owned)
+        results = self.spark.createDataFrame(
+            result_rows(outcome, self.suite, self.context), QUALITY_RESULTS.schema
+        )
+        self.warehouse.create(QUALITY_RESULTS).write(results, mode="replace_where", predicate=owned)
+
+    def _quarantined_before(self, quarantine) -> bool:
+        # Files of this run's partition, from the log alone: clearing an empty partition would
+        # cost a Spark job and a commit per table on every clean load.
+        filters = [("table_name", "=", self.suite.table), ("run_date", "=", self.context.run_date)]
+        return bool(quarantine.to_spark(self.spark, filters=filters).inputFiles())
+
+
+def count_rows(flagged: DataFrame, suite: QualitySuite) -> GateOutcome:
+    """Per-rule counts over the well-formed rows, and malformed lines, in one aggregation."""
+    ok = F.col(MALFORMED).isNull()
+    failing = ok & (F.size(FAILED_RULES) > 0)
+    counted = [r.name for r in suite.rules if r.counts_toward_limit]
+    limit_failing = reduce(
+        lambda a, b: a | b, (F.array_contains(FAILED_RULES, n) for n in counted), F.lit(False)
+    )
+    counts = flagged.agg(
+        F.count(F.lit(1)).alias("_rows"),
+        F.count_if(~ok).alias("_malformed"),
+        F.count_if(failing).alias("_failing"),
+        F.count_if(ok & limit_failing).alias("_limit"),
+        *(
+            F.count_if(ok & F.array_contains(FAILED_RULES, r.name)).alias(r.name)
+            for r in suite.rules
+        ),
+    ).first()
+    rows = counts["_rows"]
+    return GateOutcome(
+        passed=flagged.where(ok & ~failing).drop(FAILED_RULES),
+        failed=flagged.where(failing),
+        results=[RuleResult(r.name, r.describe(), counts[r.name], rows) for r in suite.rules],
+        rows=rows,
+        failed_rows=counts["_failing"],
+        flagged=flagged,
+        limit_failed_rows=counts["_limit"] + counts["_malformed"],
+    )
+
+
+def _failing(outcome: GateOutcome, contract: TableContract) -> DataFrame:
+    return outcome.failed.select(
+        *contract.column_names,
+        F.col("source_file").alias("_source_file"),
+        F.col("line_number").alias("_line_number"),
+        FAILED_RULES,
+    )
