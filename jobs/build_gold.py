@@ -3,9 +3,10 @@
     lakehouse gold --run-date 2024-01-05 [--table daily_sales]
     spark-submit jobs/build_gold.py --run-date 2024-01-05 [--table daily_sales]
 
-gold.daily_sales (order date = run date), gold.customer_monthly (the run date's month, to
-date), gold.order_funnel and gold.top_customers (snapshots as of the run date). Transforms are
-in lakehouse/gold.py; contracts in schemas/gold.py. Run after the day's silver jobs.
+gold.daily_sales (the last 7 order dates, restated as orders get cancelled),
+gold.order_funnel (the last 30 order dates, restated as orders progress), gold.customer_monthly
+(the run date's month, to date) and gold.top_customers (a snapshot as of the run date).
+Transforms are in lakehouse/gold.py; contracts in schemas/gold.py. Run after the day's silver.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from lakehouse.run import RunContext
 SOURCES = {
     "daily_sales": (("orders", "order_items", "products", "customers"), "order_date"),
     "customer_monthly": (("transactions",), "month"),
-    "order_funnel": (("orders",), "as_of_date"),
+    "order_funnel": (("orders",), "order_date"),
     "top_customers": (("transactions", "orders", "customers"), "as_of_date"),
 }
 
@@ -59,9 +60,8 @@ def build(name: str, silver: dict[str, DataFrame], run_date: dt.date) -> DataFra
 
 
 def owned_partition(name: str, run_date: dt.date) -> str:
-    column = SOURCES[name][1]
-    value = run_date.replace(day=1) if column == "month" else run_date
-    return f"{column} = DATE'{value.isoformat()}'"
+    first, last = gold.owned_dates(name, run_date)
+    return f"{SOURCES[name][1]} BETWEEN DATE'{first.isoformat()}' AND DATE'{last.isoformat()}'"
 
 
 def run(

@@ -108,6 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
             add_help=False,
             help=f"bronze.shop_{shop_table} -> quality gate -> silver.{shop_table} (--run-date D)",
         )
+    batch = commands.add_parser(
+        "batch",
+        help="the whole daily batch for a run date in one session: ingest -> silver -> gold",
+    )
+    batch.add_argument("--run-date", required=True, type=_date, help="logical date, YYYY-MM-DD")
+    batch.add_argument(
+        "--no-mysql", action="store_true", help="skip the MySQL pulls and what is built from them"
+    )
     commands.add_parser(
         "gold",
         add_help=False,
@@ -175,6 +183,8 @@ def _dispatch(args: argparse.Namespace, cfg: Config, job_args: list[str]) -> int
 
             return build_silver_shop.main(["--table", args.table, *job_args])
         return job[args.table].main(job_args)
+    if args.command == "batch":
+        return _batch(args, cfg)
     if args.command == "gold":
         from jobs import build_gold
 
@@ -200,6 +210,23 @@ def _dispatch(args: argparse.Namespace, cfg: Config, job_args: list[str]) -> int
 
         return run_demo(cfg, console=console, days=args.days)
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _batch(args: argparse.Namespace, cfg: Config) -> int:
+    from lakehouse.daily import run_daily_batch
+    from lakehouse.session import build_spark
+
+    spark = build_spark(f"daily-batch-{args.run_date}", cfg)
+    with console.status(f"daily batch {args.run_date}") as status:
+        done = run_daily_batch(
+            spark,
+            cfg,
+            args.run_date,
+            mysql=not args.no_mysql,
+            progress=lambda step: status.update(f"daily batch {args.run_date}: {step} ..."),
+        )
+    console.print(f"[green]✓[/] {args.run_date}: {done.summary()}", highlight=False)
+    return 0
 
 
 def _date(text: str):

@@ -1,10 +1,11 @@
 """`lakehouse demo`: the pipeline that exists so far, end to end on embedded defaults.
 
-Starts the local services, generates a bank's data (CSV drops with defects, MariaDB tables, a
-Kafka stream, and the hidden truth), then runs the daily batch for the first days: CSV drops
-into bronze, quality gates into silver (transactions with standardized merchants and tokenized
-account numbers, customers as an SCD2 dimension), re-runs a day to show nothing changes, and
-checks the result against the truth and an independent reader (delta-rs).
+Starts the local services, generates a bank's data (CSV drops with defects, the shop's MariaDB
+tables, a Kafka stream, and the hidden truth), then runs the daily batch for the first days:
+the CSV drops and the MariaDB changes of the day into bronze, quality gates into silver
+(transactions with standardized merchants and tokenized account numbers, customers as an SCD2
+dimension, orders, order lines, products, accounts), the gold aggregates; re-runs a day to show
+nothing changes, and checks the result against an independent reader (delta-rs).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from rich.table import Table as RichTable
 
 from lakehouse.config import Config
 from lakehouse.delta import Warehouse
-from lakehouse.run import RunContext
 
 CUSTOMERS, DAYS_GENERATED, SEED = 2_000, 30, 42
 START = dt.date(2024, 1, 1)
@@ -51,7 +51,8 @@ def run_demo(cfg: Config, *, console: Console, days: int = 3) -> int:
         spec = GeneratorSpec(customers=CUSTOMERS, days=DAYS_GENERATED, seed=SEED, start_date=START)
         data = generate(spec, landing=cfg.path("landing"), truth=cfg.path("truth"))
         state["spec"] = spec
-        loaded = load_into_mysql(data, cfg)
+        state["data"] = data
+        loaded = load_into_mysql(data, cfg, up_to=START)
         return (
             f"{data.row_counts.get('csv.transactions', 0):,} transactions as CSV drops in "
             f"{cfg.path('landing')}; MariaDB {cfg.mysql.database}: {sum(loaded.values()):,} rows"
@@ -82,15 +83,15 @@ def run_demo(cfg: Config, *, console: Console, days: int = 3) -> int:
 
     for day in batch_days:
 
-        @step(f"daily batch {day}: CSV -> bronze -> quality gate -> silver")
+        @step(f"daily batch {day}: CSV + MySQL -> bronze -> quality gates -> silver -> gold")
         def _day(day: dt.date = day) -> str:
-            return _daily_batch(state["spark"], cfg, day)
+            return _daily_batch(state["spark"], cfg, state["data"], day, state["status"])
 
     @step(f"re-run {batch_days[-1]} (an Airflow retry): tables must not change")
     def _rerun() -> str:
         warehouse = Warehouse.from_config(cfg)
         before = {t.name: t.rows for t in warehouse.tables()}
-        _daily_batch(state["spark"], cfg, batch_days[-1])
+        _daily_batch(state["spark"], cfg, state["data"], batch_days[-1], state["status"])
         after = {t.name: t.rows for t in warehouse.tables()}
         if before != after:
             raise RuntimeError(f"re-run changed row counts: {before} -> {after}")
@@ -107,6 +108,7 @@ def run_demo(cfg: Config, *, console: Console, days: int = 3) -> int:
         return f"Spark and delta-rs both read {spark_rows:,} rows (time travel: v2 had {first:,})"
 
     with console.status("") as status:
+        state["status"] = status
         for number, (title, fn) in enumerate(steps, start=1):
             status.update(f"[{number}/{len(steps)}] {title} ...")
             outcome = fn()
@@ -118,27 +120,15 @@ def run_demo(cfg: Config, *, console: Console, days: int = 3) -> int:
     return 0
 
 
-def _daily_batch(spark, cfg: Config, day: dt.date) -> str:
-    from jobs import build_silver_customers, build_silver_transactions, ingest_csv
+def _daily_batch(spark, cfg: Config, data, day: dt.date, status) -> str:
+    from lakehouse.daily import run_daily_batch
+    from lakehouse.generate.command import load_into_mysql
 
-    parts = []
-    for source in ("customers", "transactions"):
-        ingested = ingest_csv.run(
-            spark, cfg, source=source, context=RunContext.start("ingest_csv", day)
-        )
-        parts.append(f"{source} {ingested.rows:,} in, {ingested.quarantined} malformed")
-    customers = build_silver_customers.run(
-        spark, cfg, context=RunContext.start("build_silver_customers", day)
-    )
-    transactions = build_silver_transactions.run(
-        spark, cfg, context=RunContext.start("build_silver_transactions", day)
-    )
-    parts.append(
-        f"silver: {transactions.rows_merged:,} transactions merged, "
-        f"{transactions.quarantined_rows} quarantined; "
-        f"{customers.versions_written:,} customer versions"
-    )
-    return "; ".join(parts)
+    # The shop's MySQL as it stands that evening: the pull sees only that day's changes.
+    load_into_mysql(data, cfg, up_to=day)
+    title = f"daily batch {day}"
+    done = run_daily_batch(spark, cfg, day, progress=lambda s: status.update(f"{title}: {s} ..."))
+    return done.summary()
 
 
 def _summary(cfg: Config, console: Console, spark) -> None:
@@ -157,8 +147,21 @@ def _summary(cfg: Config, console: Console, spark) -> None:
     for row in by_reason.collect():
         reasons.add_row(row["table_name"], row["rule"], row["reason"], f"{row['count']:,}")
     console.print(reasons)
+    from lakehouse.reports import print_quality_results, quality_results
+
+    latest = max(r["run_date"] for r in quality_results(cfg, last=1))
+    print_quality_results(
+        [r for r in quality_results(cfg, run_date=latest) if r["failed_rows"]], console
+    )
     console.print("Look further:")
     console.print("  .venv/bin/lakehouse tables")
     console.print("  .venv/bin/lakehouse table history silver.transactions")
+    console.print("  .venv/bin/lakehouse quality            (every gate's results per rule)")
+    gold = warehouse.table("gold.daily_sales").uri
+    console.print(
+        f'.venv/bin/python -c "from deltalake import DeltaTable; '
+        f"print(DeltaTable('{gold}').to_pandas())\"   (gold, read without Spark)",
+        highlight=False,
+    )
     console.print(f"  ls {cfg.path('landing')}/transactions   (the CSV drops)", highlight=False)
     console.print("  .venv/bin/lakehouse services status      (stop them: lakehouse services down)")

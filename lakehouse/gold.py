@@ -1,8 +1,11 @@
-"""Gold aggregates as pure transforms: silver DataFrames and the run date in, the rows of one
-gold partition out. jobs/build_gold.py reads silver and writes what these return.
+"""Gold aggregates as pure transforms: silver DataFrames and the run date in, the rows of the
+gold partitions that run date owns out. jobs/build_gold.py reads silver and replaces exactly
+those partitions, so a re-run is idempotent.
 
-Each function returns exactly the partition its run date owns (the order date, the month, or
-the snapshot date), so replacing that partition makes a re-run idempotent.
+Orders keep changing after the day they are placed (cancelled within hours, shipped, delivered
+and returned within about two and a half weeks), so the order-date tables restate a trailing
+window: a run rebuilds the last ``RESTATED_DAYS`` order dates from the silver it sees. The
+snapshots (top customers) use the customer versions valid at the end of the run date.
 """
 
 from __future__ import annotations
@@ -12,10 +15,32 @@ import datetime as dt
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-__all__ = ["customer_monthly", "daily_sales", "order_funnel", "top_customers"]
+__all__ = [
+    "RESTATED_DAYS",
+    "customer_monthly",
+    "daily_sales",
+    "order_funnel",
+    "owned_dates",
+    "top_customers",
+]
 
 UNKNOWN = "unknown"
 WINDOW_DAYS = 30
+# Order dates each run rebuilds: cancellations land within a day; returns within ~17 days.
+RESTATED_DAYS = {"daily_sales": 7, "order_funnel": 30}
+
+
+def owned_dates(table: str, run_date: dt.date) -> tuple[dt.date, dt.date]:
+    """The first and last partition date a run of ``run_date`` replaces in gold.<table>."""
+    if table == "customer_monthly":
+        return run_date.replace(day=1), run_date.replace(day=1)
+    days = RESTATED_DAYS.get(table, 1)
+    return run_date - dt.timedelta(days=days - 1), run_date
+
+
+def _owned(column: str, table: str, run_date: dt.date) -> Column:
+    first, last = owned_dates(table, run_date)
+    return F.col(column).between(F.lit(first), F.lit(last))
 
 
 def _as_of_version(at: Column) -> Column:
@@ -33,11 +58,10 @@ def daily_sales(
     *,
     run_date: dt.date,
 ) -> DataFrame:
-    """Sales of orders placed on ``run_date`` (not cancelled), by the customer's region as of
-    the order, product category and currency."""
-    placed = orders.where(
-        (F.col("order_date") == F.lit(run_date)) & (F.col("status") != "cancelled")
-    )
+    """Sales of the orders placed in the restated window up to ``run_date`` (not cancelled),
+    by order date, the customer's region as of the order, product category and currency."""
+    in_window = _owned("order_date", "daily_sales", run_date)
+    placed = orders.where(in_window & (F.col("status") != "cancelled"))
     regions = placed.alias("o").join(
         customers.alias("c"), on=_as_of_version(F.col("o.order_ts")), how="left"
     )
@@ -97,25 +121,20 @@ def _top_category(debits: DataFrame) -> DataFrame:
 
 
 def order_funnel(orders: DataFrame, *, run_date: dt.date) -> DataFrame:
-    """Orders placed in the 30 days up to ``run_date`` per order date and channel, and how
-    many had reached each stage by then (delivered implies shipped, returned implies both)."""
-    start = run_date - dt.timedelta(days=WINDOW_DAYS - 1)
-    recent = orders.where(F.col("order_date").between(F.lit(start), F.lit(run_date)))
+    """Per order date (restated for 30 days) and channel: orders placed and how many have
+    reached each stage so far (delivered implies shipped, returned implies both)."""
+    recent = orders.where(_owned("order_date", "order_funnel", run_date))
     status = F.col("status")
 
     def reached(*statuses: str) -> Column:
         return F.count(F.when(status.isin(*statuses), F.lit(1))).alias(statuses[0])
 
-    return (
-        recent.groupBy("order_date", "channel")
-        .agg(
-            F.count(F.lit(1)).alias("placed"),
-            reached("cancelled"),
-            reached("shipped", "delivered", "returned"),
-            reached("delivered", "returned"),
-            reached("returned"),
-        )
-        .select(F.lit(run_date).alias("as_of_date"), "*")
+    return recent.groupBy("order_date", "channel").agg(
+        F.count(F.lit(1)).alias("placed"),
+        reached("cancelled"),
+        reached("shipped", "delivered", "returned"),
+        reached("delivered", "returned"),
+        reached("returned"),
     )
 
 
@@ -140,7 +159,11 @@ def top_customers(
     )
     shopped = orders.where(F.col("order_date").between(F.lit(start), F.lit(run_date)))
     order_counts = shopped.groupBy("customer_id").agg(F.count(F.lit(1)).alias("orders_30d"))
-    current = customers.where(F.col("is_current")).select("customer_id", "region", "income_band")
+    end_of_day = F.lit(dt.datetime.combine(run_date + dt.timedelta(days=1), dt.time(0)))
+    valid = (F.col("valid_from") < end_of_day) & (
+        F.col("valid_to").isNull() | (F.col("valid_to") >= end_of_day)
+    )
+    current = customers.where(valid).select("customer_id", "region", "income_band")
     # One global ordering: fine for a spend table of one row per customer.
     by_spend = Window.orderBy(F.col("spend_30d").desc(), F.col("customer_id"))
     ranked = spend.withColumn("rank", F.row_number().over(by_spend).cast("int"))

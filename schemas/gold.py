@@ -1,5 +1,5 @@
-"""Gold: the aggregates the BI layer (Tableau) reads, each partitioned by the date a run owns
-and replaced per run date. Built by jobs/build_gold.py from silver."""
+"""Gold: the aggregates the BI layer (Tableau) reads, each partitioned by date; a run replaces
+the partitions its run date owns (lakehouse.gold.owned_dates). Built by jobs/build_gold.py."""
 
 from pyspark.sql import types as T
 
@@ -17,7 +17,8 @@ DAILY_SALES = TableContract(
     name="gold.daily_sales",
     owner="retail-analytics",
     description="Shop sales per order date, customer region (as of the order) and product "
-    "category, in the order currency; cancelled orders excluded",
+    "category, in the order currency; cancelled orders excluded; the last 7 order dates "
+    "restated each run",
     partition_by=("order_date",),
     primary_key=("order_date", "region", "category", "currency"),
     schema=_fields(
@@ -58,12 +59,11 @@ CUSTOMER_MONTHLY = TableContract(
 ORDER_FUNNEL = TableContract(
     name="gold.order_funnel",
     owner="retail-analytics",
-    description="For each snapshot date: orders placed in the 30 days before it, per order "
-    "date and channel, and how many reached each stage by then",
-    partition_by=("as_of_date",),
-    primary_key=("as_of_date", "order_date", "channel"),
+    description="Orders per order date and channel and how many reached each stage so far "
+    "(cancelled, shipped, delivered, returned); the last 30 order dates restated each run",
+    partition_by=("order_date",),
+    primary_key=("order_date", "channel"),
     schema=_fields(
-        ("as_of_date", _D),
         ("order_date", _D),
         ("channel", _S),
         ("placed", _L),
@@ -78,7 +78,8 @@ TOP_CUSTOMERS = TableContract(
     name="gold.top_customers",
     owner="payments-analytics",
     description="For each snapshot date: the customers with the highest card and account "
-    "spend over the 30 days up to it, ranked, with their shop orders",
+    "spend over the 30 days up to it, ranked, with their shop orders and the region and "
+    "income band they had that day",
     partition_by=("as_of_date",),
     primary_key=("as_of_date", "customer_id"),
     schema=T.StructType(

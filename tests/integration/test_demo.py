@@ -41,7 +41,7 @@ def run_demo(env: dict[str, str]) -> subprocess.CompletedProcess:
         env=env,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=700,
         check=False,
     )
 
@@ -54,6 +54,7 @@ def row_counts(home: Path) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.timeout(1500)  # two full demo runs; the suite default is 600 s
 def test_demo_runs_the_pipeline_and_a_second_run_changes_nothing(demo_env, tmp_path):
     first = run_demo(demo_env)
     assert first.returncode == 0, first.stderr[-3000:]
