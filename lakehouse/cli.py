@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from lakehouse import _cli_jobs
 from lakehouse.config import Config, load_config
 from lakehouse.errors import LakehouseError
 
@@ -72,61 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     from lakehouse.generate import command as generate_command
 
     generate_command.add_parser(commands)
-    ingest = commands.add_parser(
-        "ingest", help="run an ingest job (the same code as spark-submit jobs/ingest_*.py)"
-    )
-    kinds = ingest.add_subparsers(dest="kind", required=True, metavar="KIND")
-    # The job parses its own arguments (and --help), as under spark-submit.
-    kinds.add_parser(
-        "csv", add_help=False, help="a day's CSV drop -> bronze (--source S --run-date D)"
-    )
-    kinds.add_parser(
-        "mysql",
-        add_help=False,
-        help="rows changed since the last pull -> bronze (--table T --run-date D [--full])",
-    )
-    kinds.add_parser(
-        "tpch",
-        add_help=False,
-        help="generate TPC-H with DuckDB, drop it as CSV, load tpch.<table> (--sf 0.1)",
-    )
-    layers = commands.add_parser("silver", help="build a silver table for a run date (a job)")
-    tables = layers.add_subparsers(dest="table", required=True, metavar="TABLE")
-    tables.add_parser(
-        "transactions",
-        add_help=False,
-        help="bronze.transactions -> quality gate -> silver.transactions (--run-date D)",
-    )
-    tables.add_parser(
-        "customers",
-        add_help=False,
-        help="bronze.customers -> quality gate -> silver.customers, SCD2 (--run-date D)",
-    )
-    for shop_table in ("orders", "order_items", "products", "accounts"):
-        tables.add_parser(
-            shop_table,
-            add_help=False,
-            help=f"bronze.shop_{shop_table} -> quality gate -> silver.{shop_table} (--run-date D)",
-        )
-    batch = commands.add_parser(
-        "batch",
-        help="the whole daily batch for a run date in one session: ingest -> silver -> gold",
-    )
-    batch.add_argument("--run-date", required=True, type=_date, help="logical date, YYYY-MM-DD")
-    batch.add_argument(
-        "--no-mysql", action="store_true", help="skip the MySQL pulls and what is built from them"
-    )
-    commands.add_parser(
-        "gold",
-        add_help=False,
-        help="silver -> the gold aggregates for a run date (--run-date D [--table T])",
-    )
-    quality = commands.add_parser(
-        "quality", help="show the quality gates' results per rule (ops.quality_results)"
-    )
-    quality.add_argument("--table", help="one table, e.g. silver.transactions")
-    quality.add_argument("--run-date", type=_date, help="one run date (default: the last 7)")
-    quality.add_argument("--json", action="store_true", help="print JSON")
+    _cli_jobs.add_parsers(commands, date_type=_date)
     commands.add_parser("config", help="print the effective configuration (secrets hidden)")
     demo = commands.add_parser(
         "demo", help="run the end-to-end demo on embedded defaults and print what it produced"
@@ -140,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, job_args = parser.parse_known_args(argv)
-    if job_args and args.command not in ("ingest", "silver", "gold"):
+    if job_args and args.command not in _cli_jobs.COMMANDS:
         parser.error(f"unrecognized arguments: {' '.join(job_args)}")
     try:
         cfg = load_config(args.env, environ=os.environ)
@@ -169,39 +116,16 @@ def _dispatch(args: argparse.Namespace, cfg: Config, job_args: list[str]) -> int
         return _table(args, cfg)
     if args.command == "services":
         return _services(args, cfg)
-    if args.command == "ingest":
-        from jobs import ingest_csv, ingest_mysql, ingest_tpch
-
-        jobs = {"csv": ingest_csv, "mysql": ingest_mysql, "tpch": ingest_tpch}
-        return jobs[args.kind].main(job_args)
-    if args.command == "silver":
-        from jobs import build_silver_customers, build_silver_transactions
-
-        job = {"transactions": build_silver_transactions, "customers": build_silver_customers}
-        if args.table not in job:
-            from jobs import build_silver_shop
-
-            return build_silver_shop.main(["--table", args.table, *job_args])
-        return job[args.table].main(job_args)
+    if args.command in _cli_jobs.COMMANDS:
+        return _cli_jobs.run_job(args, job_args)
     if args.command == "batch":
-        return _batch(args, cfg)
-    if args.command == "gold":
-        from jobs import build_gold
-
-        return build_gold.main(job_args)
+        return _cli_jobs.batch(args, cfg, console)
+    if args.command == "quality":
+        return _cli_jobs.quality(args, cfg, console)
     if args.command == "generate":
         from lakehouse.generate import command as generate_command
 
         return generate_command.run(args, cfg, console)
-    if args.command == "quality":
-        from lakehouse.reports import print_quality_results, quality_results
-
-        rows = quality_results(cfg, table=args.table, run_date=args.run_date)
-        if args.json:
-            print(json.dumps(rows, indent=2, default=str))
-        else:
-            print_quality_results(rows, console)
-        return 0
     if args.command == "config":
         console.print_json(cfg.model_dump_json())
         return 0
@@ -210,23 +134,6 @@ def _dispatch(args: argparse.Namespace, cfg: Config, job_args: list[str]) -> int
 
         return run_demo(cfg, console=console, days=args.days)
     raise AssertionError(f"unhandled command {args.command}")
-
-
-def _batch(args: argparse.Namespace, cfg: Config) -> int:
-    from lakehouse.daily import run_daily_batch
-    from lakehouse.session import build_spark
-
-    spark = build_spark(f"daily-batch-{args.run_date}", cfg)
-    with console.status(f"daily batch {args.run_date}") as status:
-        done = run_daily_batch(
-            spark,
-            cfg,
-            args.run_date,
-            mysql=not args.no_mysql,
-            progress=lambda step: status.update(f"daily batch {args.run_date}: {step} ..."),
-        )
-    console.print(f"[green]✓[/] {args.run_date}: {done.summary()}", highlight=False)
-    return 0
 
 
 def _date(text: str):
