@@ -5,11 +5,11 @@ other file the runs left (captured stdout/stderr, Delta logs, anything Spark wro
 for every raw PII value the generator produced. Bronze holds data as received, by design; the
 landing area and the generator's truth are inputs, not outputs.
 
-The batch (CSV and MySQL ingest, silver, gold; lakehouse/daily.py's order) runs in one
-`lakehouse` process (cli_driver.py: the CLI's main per command, one Spark session) for two clean
-days, a retry, and a third day whose customer drop breaks the quality gate; the broken day runs
-again as its own `lakehouse ... --verbose` process with Spark logging at WARN, so error messages
-and tracebacks are scanned too. The scanner is shown to find values planted in a throwaway
+The batch (CSV and MySQL ingest, silver, gold) runs in one `lakehouse` process (cli_driver.py:
+the CLI's main per command, one Spark session): day 1 job by job, day 2 as `lakehouse batch`, a
+retry, and a third day whose customer drop breaks the quality gate; the broken day runs again as
+its own `lakehouse ... --verbose` process with Spark logging at WARN, so error messages and
+tracebacks are scanned too. The scanner is shown to find values planted in a throwaway
 table and the raw values bronze holds, so this test cannot pass by finding nothing.
 """
 
@@ -81,17 +81,17 @@ def break_signup_dates(drop: Path) -> int:
 
 
 def daily_batch() -> list[list[str]]:
-    """The CLI commands: the daily batch in its dependency order (lakehouse/daily.py) for the
-    clean days, a retry, the broken day, then the commands that show what was built."""
-    commands = []
-    for day in CLEAN_DAYS:
-        date = ["--run-date", day.isoformat()]
-        commands += [["ingest", "csv", "--source", source, *date] for source in CSV_SOURCES]
-        commands += [["ingest", "mysql", "--table", table, *date] for table in MYSQL_TABLES]
-        commands += [["silver", "customers", *date], ["silver", "transactions", *date]]
-        commands += [["silver", table, *date] for table in MYSQL_TABLES]
-        commands += [["gold", *date]]
-    commands.append(["silver", "transactions", "--run-date", CLEAN_DAYS[0].isoformat()])  # retry
+    """The CLI commands: day 1 job by job in the daily batch's order (lakehouse/daily.py), day 2
+    as `lakehouse batch` (so steps added to the batch later run here too), a retry, the broken
+    day, then the commands that show what was built."""
+    date = ["--run-date", CLEAN_DAYS[0].isoformat()]
+    commands = [["ingest", "csv", "--source", source, *date] for source in CSV_SOURCES]
+    commands += [["ingest", "mysql", "--table", table, *date] for table in MYSQL_TABLES]
+    commands += [["silver", "customers", *date], ["silver", "transactions", *date]]
+    commands += [["silver", table, *date] for table in MYSQL_TABLES]
+    commands += [["gold", *date]]
+    commands += [["batch", "--run-date", day.isoformat()] for day in CLEAN_DAYS[1:]]
+    commands.append(["silver", "transactions", *date])  # a retry
     broken = ["--run-date", BROKEN_DAY.isoformat()]
     commands += [["ingest", "csv", "--source", "customers", *broken]]
     commands += [["silver", "customers", *broken]]  # fails the gate
