@@ -12,4 +12,10 @@ BENCHMARKS: dict[str, str] = {
         "(Spark stages Parquet, delta-rs commits) and compare it with a plain partitioned "
         "Spark Parquet write. Key figure: delta_write_ratio_vs_parquet, goal <= 1.3."
     ),
+    "ingest_tpch": (
+        "Load TPC-H SF1 lineitem (6M rows) from its CSV drop into the validated tpch.lineitem "
+        "(jobs/ingest_tpch.py: one scan with the suite's checks, Table.write) and compare it "
+        "with a plain spark.read.csv(schema) -> df.write.parquet of the same file. Key figure: "
+        "ingest_ratio_vs_spark_parquet, goal <= 1.3."
+    ),
 }

@@ -16,8 +16,12 @@ tries the fast path first and falls back to the exact one:
   with file and line number like ``ingest_csv``/``gate_day`` do, stopped above the suite's
   failure-rate limit, then written. It costs a sort and a cache; only files with bad rows pay.
 
-great-expectations confirms the row flags on the first ``gx_sample_rows`` rows (0: never); GX
-over a whole bulk file costs ~4 s per 1M rows, more than the rest of the load's checks.
+great-expectations validates the same suite and must agree with the row flags. By default
+it does so on the exact path, over every row, as every silver gate does. On the fast path every
+row has passed every flag, so GX could only re-prove the translation of the rules into Spark
+expressions (the quality tests prove it) at a cost of seconds per table (a Spark job per
+metric): it runs there only on the first ``gx_sample_rows`` rows when asked. ``gx_sample_rows``
+also limits the exact path's confirmation to a sample; 0 turns GX off.
 """
 
 from __future__ import annotations
@@ -171,7 +175,7 @@ def load_bulk_csv(
     warehouse: Warehouse,
     context: RunContext,
     derived: Mapping[str, Column] | None = None,
-    gx_sample_rows: int = 10_000,
+    gx_sample_rows: int | None = None,
     path: Literal["auto", "exact"] = "auto",
     log_level: str = "ERROR",
 ) -> BulkLoad:
@@ -213,12 +217,13 @@ class _Load:
     suite: QualitySuite
     warehouse: Warehouse
     context: RunContext
-    gx_sample_rows: int
+    gx_sample_rows: int | None  # None: every row on the exact path, none on the fast one
 
     def fast(self) -> BulkLoad:
         typed = derive(read_csv(self.spark, self.files, self.schema), self.derived)
         columns = self.contract.column_names
-        self.confirm_sample(typed.where(~malformed(self.schema)).select(*columns))
+        if self.gx_sample_rows:
+            self.confirm_with_gx(typed.where(~malformed(self.schema)).select(*columns))
         guarded = guard_rows(typed, self.suite, schema=self.schema).select(*columns)
         written = self.warehouse.create(self.contract).write(guarded, mode="overwrite")
         rows = written.rows_written
@@ -231,7 +236,7 @@ class _Load:
             rows=rows,
             failed_rows=0,
             flagged=guarded,
-            confirmed_by_gx=0 < rows <= self.gx_sample_rows,
+            confirmed_by_gx=0 < rows <= (self.gx_sample_rows or 0),
         )
         self.record(None, outcome)
         return BulkLoad(self.contract.name, "fast", rows, rows, written.version, results)
@@ -243,8 +248,11 @@ class _Load:
         flagged = flag_rows(typed, self.suite).persist()
         try:
             outcome = count_rows(flagged, self.suite)
-            well_formed = flagged.where(F.col(MALFORMED).isNull())
-            self.confirm_sample(well_formed.select(*self.contract.column_names))
+            if self.gx_sample_rows != 0:
+                well_formed = flagged.where(F.col(MALFORMED).isNull())
+                self.confirm_with_gx(well_formed.select(*self.contract.column_names))
+                whole = self.gx_sample_rows is None or outcome.rows <= self.gx_sample_rows
+                outcome = replace(outcome, confirmed_by_gx=whole)
             refused = malformed_quarantine(flagged, self.contract.name, self.context)
             failing = _failing(outcome, self.contract)
             self.record(
@@ -272,10 +280,14 @@ class _Load:
             outcome.results,
         )
 
-    def confirm_sample(self, rows: DataFrame) -> None:
-        """GX and the row flags must agree on the sample; ``gate`` raises if they do not."""
-        if self.gx_sample_rows > 0:
-            gate(rows.limit(self.gx_sample_rows), self.suite, confirm_with_gx=True).release()
+    def confirm_with_gx(self, rows: DataFrame) -> None:
+        """GX and the row flags must agree on ``rows`` (the first ``gx_sample_rows`` of them);
+        ``gate`` raises if they do not. A sample is cached: GX runs a Spark job per metric."""
+        sample = rows if self.gx_sample_rows is None else rows.limit(self.gx_sample_rows).persist()
+        try:
+            gate(sample, self.suite, confirm_with_gx=True).release()
+        finally:
+            sample.unpersist()
 
     def record(self, refused: DataFrame | None, outcome: GateOutcome) -> None:
         """Replace this run's quarantine (``None``: nothing refused) and quality results."""

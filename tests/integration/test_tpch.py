@@ -161,7 +161,7 @@ def test_bad_lines_are_quarantined_by_line_and_the_rest_loads(spark, dirty_lake,
         GOOD.format(qty="17.00", discount="0.04", flag="X").encode(),
     ]
     first = deliver(clean, cfg, DIRTY_DAY, bad)
-    result = load(spark, cfg, DIRTY_DAY, tables=["lineitem"], generate=False, gx_sample_rows=0)
+    result = load(spark, cfg, DIRTY_DAY, tables=["lineitem"], generate=False)
     (lineitem,) = result.loads
     assert (lineitem.path, lineitem.rows_in, lineitem.rows_written) == ("exact", 60_181, 60_175)
     quarantine = Warehouse.from_config(cfg).table("ops.quarantine").to_spark(spark)
