@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, job_args = parser.parse_known_args(argv)
+    # One flag for both: `lakehouse --verbose silver ...` and `lakehouse silver ... --verbose`.
+    args.verbose = args.verbose or "--verbose" in job_args
+    if args.verbose and args.command in _cli_jobs.COMMANDS and "--verbose" not in job_args:
+        job_args.append("--verbose")
     if job_args and args.command not in _cli_jobs.COMMANDS:
         parser.error(f"unrecognized arguments: {' '.join(job_args)}")
     try:

@@ -75,3 +75,17 @@ def test_bad_config_override_is_one_line(test_environ):
     assert result.returncode == 2
     assert "spark.shuffle_partitions" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_verbose_reaches_the_job_from_either_side(test_environ, tmp_path):
+    env = {**test_environ, "LAKEHOUSE_HOME": str(tmp_path)}  # no bronze: the job fails
+    quiet = lakehouse(env, "silver", "transactions", "--run-date", "2024-01-01")
+    assert quiet.returncode == 2
+    assert "Traceback" not in quiet.stderr
+    for args in (
+        ("--verbose", "silver", "transactions", "--run-date", "2024-01-01"),
+        ("silver", "transactions", "--run-date", "2024-01-01", "--verbose"),
+    ):
+        loud = lakehouse(env, *args)
+        assert loud.returncode != 0
+        assert "Traceback" in loud.stderr, args
