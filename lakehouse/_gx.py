@@ -57,22 +57,23 @@ def validate(
     )
     expectations = gx.ExpectationSuite(name=suite.table)
     for rule in suite.rules:
-        expectations.add_expectation(_expectation(rule))
+        expectation = _expectation(rule)
+        expectation.meta = {"lakehouse_rule": rule.name}
+        expectations.add_expectation(expectation)
     definition = gx.ValidationDefinition(
         name=suite.table, data=batch, suite=context.suites.add(expectations)
     )
     outcome = context.validation_definitions.add(definition).run(
         batch_parameters={"dataframe": prepared}, result_format="SUMMARY"
     )
-    by_rule = []
-    for rule, result in zip(suite.rules, outcome.results, strict=True):
-        stats = result.result
-        by_rule.append(
-            RuleResult(
-                rule.name,
-                rule.describe(),
-                int(stats.get("unexpected_count") or 0),
-                int(stats.get("element_count") or 0),
-            )
+    # GX groups results by column, not in suite order: find each rule's by its tag.
+    stats = {r.expectation_config.meta["lakehouse_rule"]: r.result for r in outcome.results}
+    return [
+        RuleResult(
+            rule.name,
+            rule.describe(),
+            int(stats[rule.name].get("unexpected_count") or 0),
+            int(stats[rule.name].get("element_count") or 0),
         )
-    return by_rule
+        for rule in suite.rules
+    ]

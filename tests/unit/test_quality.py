@@ -156,3 +156,21 @@ def test_held_rows_are_quarantined_but_do_not_count_toward_the_limit(spark):
         check_failure_rate(bad, suite(True))
     held.release()
     bad.release()
+
+
+def test_gx_results_are_matched_to_rules_by_tag_not_position(frames):
+    """Each expectation carries its rule name; rules interleaving columns get their own counts."""
+    rows, refs = frames
+    interleaved = QualitySuite.model_validate(
+        {
+            "table": "silver.transactions",
+            "rules": [
+                {"name": "a_currency", "check": "in_set", "column": "currency", "values": ["EUR"]},
+                {"name": "b_txn_id", "check": "not_null", "column": "txn_id"},
+                {"name": "c_currency", "check": "not_null", "column": "currency"},
+                {"name": "d_amount", "check": "between", "column": "amount", "max": 100},
+            ],
+        }
+    )
+    from_gx = {r.rule: r.failed_rows for r in _gx.validate(rows, interleaved)}
+    assert from_gx == {"a_currency": 2, "b_txn_id": 1, "c_currency": 1, "d_amount": 1}
