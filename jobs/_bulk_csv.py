@@ -1,34 +1,29 @@
 """Bulk CSV files -> a typed, gated Delta table; one scan when the files are clean.
 
-The daily CSV path (jobs/ingest_csv.py) numbers every line with a window over its file, a sort
-of the whole file, so that a refused line is named by file and line number. A bulk load of
-millions of rows cannot afford that sort on every run, and usually refuses nothing. So a load
-tries the fast path first and falls back to the exact one:
+The daily CSV path (jobs/ingest_csv.py) numbers every line with a window over its file (a sort
+of the whole file) so that a refused line is named by file and line number. Bulk loads of
+millions of rows usually refuse nothing, so they try a fast path first:
 
 - fast: Spark's CSV reader parses with the contract's types (PERMISSIVE, corrupt-record
-  column), and the same scan checks every row against the malformed-line tests and the table's
-  declared suite (the expressions ``quality.flag_rows`` uses), then writes through the table
-  layer. A row that fails raises inside the Spark job, so the job aborts before the table
-  layer commits and the table is left as it was. Nothing is refused, so no row needs a name
-  beyond its file.
-- exact (some row failed): the CSV path's own numbering and parsing (``number_lines``,
-  ``parse_lines``), typed by the same CSV parser, cached once, counted per rule, quarantined
-  with file and line number like ``ingest_csv``/``gate_day`` do, stopped above the suite's
-  failure-rate limit, then written. It costs a sort and a cache; only files with bad rows pay.
+  column); the same scan checks each row against the malformed-line tests and the declared
+  suite (``quality.failure_condition``, as ``flag_rows`` uses it) and feeds the table layer's
+  write. A failing row raises inside the Spark job: the job aborts before the commit and the
+  table stays as it was. Nothing is refused, so no row needs a name beyond its file.
+- exact (some row failed): the CSV path's ``number_lines`` and ``parse_lines``, typed by the
+  same CSV parser, cached once, counted per rule, quarantined by file and line number, stopped
+  above the suite's failure-rate limit, then written. Only files with bad rows pay the sort.
 
-great-expectations validates the same suite and must agree with the row flags. By default
-it does so on the exact path, over every row, as every silver gate does. On the fast path every
-row has passed every flag, so GX could only re-prove the translation of the rules into Spark
-expressions (the quality tests prove it) at a cost of seconds per table (a Spark job per
-metric): it runs there only on the first ``gx_sample_rows`` rows when asked. ``gx_sample_rows``
-also limits the exact path's confirmation to a sample; 0 turns GX off.
+great-expectations must agree with the row flags. By default it checks every row on the exact
+path, as the silver gates do; on the fast path every row passed every flag, so GX could only
+re-prove the rules' translation (which the quality tests prove) for seconds per table (a Spark
+job per metric), and runs only when ``gx_sample_rows`` asks for a sample. 0 turns GX off.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import reduce
 from pathlib import Path
 from typing import Literal
@@ -166,58 +161,39 @@ def _quiet(spark: SparkSession, *, log_level: str) -> Iterator[None]:
 
 
 # -- the load -------------------------------------------------------------------------------
-def load_bulk_csv(
-    spark: SparkSession,
-    files: Sequence[Path],
-    *,
-    contract: TableContract,
-    suite: QualitySuite,
-    warehouse: Warehouse,
-    context: RunContext,
-    derived: Mapping[str, Column] | None = None,
-    gx_sample_rows: int | None = None,
-    path: Literal["auto", "exact"] = "auto",
-    log_level: str = "ERROR",
-) -> BulkLoad:
-    """Replace ``contract``'s table with the rows of ``files`` that pass ``suite``; refused
+@dataclass(frozen=True, kw_only=True)
+class BulkCsvLoad:
+    """Replaces ``contract``'s table with the rows of ``files`` that pass ``suite``; refused
     rows go to ops.quarantine, per-rule counts to ops.quality_results (both replaced for this
     table and run date). ``derived`` columns (name -> expression over the file's columns) are
-    added before the checks. ``path="exact"`` skips the fast attempt."""
-    derived = dict(derived or {})
-    schema = T.StructType([f for f in contract.schema.fields if f.name not in derived])
-    check_headers(files, schema.fieldNames(), table=contract.name)
-    load = _Load(
-        spark=spark,
-        files=files,
-        contract=contract,
-        schema=schema,
-        derived=derived,
-        suite=suite,
-        warehouse=warehouse,
-        context=context,
-        gx_sample_rows=gx_sample_rows,
-    )
-    if path == "auto":
-        try:
-            with _quiet(spark, log_level=log_level):
-                return load.fast()
-        except PySparkException as err:
-            if BAD_ROW not in str(err):
-                raise
-    return load.exact()
+    added before the checks."""
 
-
-@dataclass(frozen=True, kw_only=True)
-class _Load:
     spark: SparkSession
     files: Sequence[Path]
     contract: TableContract
-    schema: T.StructType  # the files' columns: the contract's less the derived ones
-    derived: Mapping[str, Column]
     suite: QualitySuite
     warehouse: Warehouse
     context: RunContext
-    gx_sample_rows: int | None  # None: every row on the exact path, none on the fast one
+    derived: Mapping[str, Column] = field(default_factory=dict)
+    gx_sample_rows: int | None = None  # None: every row on the exact path, none on the fast
+
+    @property
+    def schema(self) -> T.StructType:
+        """The files' columns: the contract's less the derived ones."""
+        fields = self.contract.schema.fields
+        return T.StructType([f for f in fields if f.name not in self.derived])
+
+    def run(self, *, path: Literal["auto", "exact"] = "auto", log_level: str = "ERROR") -> BulkLoad:
+        """The fast path, then the exact one if a row failed (``path="exact"``: only that)."""
+        check_headers(self.files, self.schema.fieldNames(), table=self.contract.name)
+        if path == "auto":
+            try:
+                with _quiet(self.spark, log_level=log_level):
+                    return self.fast()
+            except PySparkException as err:
+                if BAD_ROW not in str(err):
+                    raise
+        return self.exact()
 
     def fast(self) -> BulkLoad:
         typed = derive(read_csv(self.spark, self.files, self.schema), self.derived)
@@ -228,15 +204,16 @@ class _Load:
         written = self.warehouse.create(self.contract).write(guarded, mode="overwrite")
         rows = written.rows_written
         results = [RuleResult(r.name, r.describe(), 0, rows) for r in self.suite.rules]
-        # Only the counts are read from it: every row passed.
+        confirmed = 0 < rows <= (self.gx_sample_rows or 0)
+        # Every row passed: of the outcome, only the counts are read.
         outcome = GateOutcome(
             passed=guarded,
             failed=guarded,
+            flagged=guarded,
             results=results,
             rows=rows,
             failed_rows=0,
-            flagged=guarded,
-            confirmed_by_gx=0 < rows <= (self.gx_sample_rows or 0),
+            confirmed_by_gx=confirmed,
         )
         self.record(None, outcome)
         return BulkLoad(self.contract.name, "fast", rows, rows, written.version, results)
@@ -253,37 +230,27 @@ class _Load:
                 self.confirm_with_gx(well_formed.select(*self.contract.column_names))
                 whole = self.gx_sample_rows is None or outcome.rows <= self.gx_sample_rows
                 outcome = replace(outcome, confirmed_by_gx=whole)
-            refused = malformed_quarantine(flagged, self.contract.name, self.context)
-            failing = _failing(outcome, self.contract)
-            self.record(
-                refused.unionByName(
-                    quarantine_rows(failing, self.suite, self.context, converted=())
-                ),
-                outcome,
-            )
-            malformed_rows = outcome.limit_failed_rows - outcome.failed_rows
-            # The limit's message names the worst causes: malformed lines are one of them here.
-            reading = RuleResult(
-                "malformed_csv", "line cannot be read", malformed_rows, outcome.rows
-            )
+            malformed_lines = malformed_quarantine(flagged, self.contract.name, self.context)
+            failing = quarantine_rows(_failing(outcome), self.suite, self.context, converted=())
+            self.record(malformed_lines.unionByName(failing), outcome)
+            # The limit's message names the worst causes: malformed lines can be one of them.
+            unreadable = outcome.limit_failed_rows - outcome.failed_rows
+            reading = RuleResult("malformed_csv", "unreadable line", unreadable, outcome.rows)
             check_failure_rate(replace(outcome, results=[*outcome.results, reading]), self.suite)
             passed = outcome.passed.select(*self.contract.column_names)
             written = self.warehouse.create(self.contract).write(passed, mode="overwrite")
         finally:
             flagged.unpersist()
-        return BulkLoad(
-            self.contract.name,
-            "exact",
-            outcome.rows,
-            written.rows_written,
-            written.version,
-            outcome.results,
-        )
+        name, rows = self.contract.name, outcome.rows
+        return BulkLoad(name, "exact", rows, written.rows_written, written.version, outcome.results)
 
     def confirm_with_gx(self, rows: DataFrame) -> None:
         """GX and the row flags must agree on ``rows`` (the first ``gx_sample_rows`` of them);
         ``gate`` raises if they do not. A sample is cached: GX runs a Spark job per metric."""
-        sample = rows if self.gx_sample_rows is None else rows.limit(self.gx_sample_rows).persist()
+        if self.gx_sample_rows is None:
+            gate(rows, self.suite, confirm_with_gx=True).release()
+            return
+        sample = rows.limit(self.gx_sample_rows).persist()
         try:
             gate(sample, self.suite, confirm_with_gx=True).release()
         finally:
@@ -341,10 +308,8 @@ def count_rows(flagged: DataFrame, suite: QualitySuite) -> GateOutcome:
     )
 
 
-def _failing(outcome: GateOutcome, contract: TableContract) -> DataFrame:
-    return outcome.failed.select(
-        *contract.column_names,
-        F.col("source_file").alias("_source_file"),
-        F.col("line_number").alias("_line_number"),
-        FAILED_RULES,
+def _failing(outcome: GateOutcome) -> DataFrame:
+    """Failing rows as ``quarantine_rows`` takes them: values, then ``_``-prefixed metadata."""
+    return outcome.failed.drop("line", MALFORMED).withColumnsRenamed(
+        {"source_file": "_source_file", "line_number": "_line_number"}
     )

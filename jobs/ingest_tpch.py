@@ -24,7 +24,7 @@ from typing import Literal
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from jobs._bulk_csv import BulkLoad, load_bulk_csv
+from jobs._bulk_csv import BulkCsvLoad, BulkLoad
 from lakehouse.config import Config
 from lakehouse.delta import Warehouse
 from lakehouse.generate.tpch import TPCH_TABLES, drop_dir, write_tpch_drops
@@ -82,20 +82,17 @@ def run(
         contract = CONTRACTS[table]
         files = _drop_files(drop_dir(landing, table, context.run_date))
         derived = {c: F.year(d) for c, d in YEAR_OF.items() if c in contract.column_names}
-        loads.append(
-            load_bulk_csv(
-                spark,
-                files,
-                contract=contract,
-                suite=load_suite(cfg.conf_dir, contract.name),
-                warehouse=warehouse,
-                context=context,
-                derived=derived,
-                gx_sample_rows=gx_sample_rows,
-                path=path,
-                log_level=cfg.spark.log_level,
-            )
+        load = BulkCsvLoad(
+            spark=spark,
+            files=files,
+            contract=contract,
+            suite=load_suite(cfg.conf_dir, contract.name),
+            warehouse=warehouse,
+            context=context,
+            derived=derived,
+            gx_sample_rows=gx_sample_rows,
         )
+        loads.append(load.run(path=path, log_level=cfg.spark.log_level))
     return TpchResult(scale_factor, context.run_date, generated, tuple(loads))
 
 
