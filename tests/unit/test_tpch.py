@@ -102,13 +102,3 @@ def test_a_drop_of_the_same_scale_factor_is_reused_and_another_replaces_it(tmp_p
 def test_bad_generator_options_say_what_to_use(tmp_path, options, message):
     with pytest.raises(GeneratorSpecError, match=message):
         write_tpch_drops(tmp_path, run_date=DAY, **options)
-
-
-@pytest.mark.parametrize("table", TPCH_TABLES)
-def test_each_suite_lists_its_rules_column_by_column_in_table_order(cfg, table):
-    """GX returns its results grouped by column in this order, and lakehouse/_gx.py pairs them
-    with the rules by position: any other order makes GX seem to disagree with the flags."""
-    contract = CONTRACTS[table]
-    suite = load_suite(cfg.conf_dir, contract.name)
-    positions = [contract.column_names.index(r.column) for r in suite.rules]
-    assert positions == sorted(positions)
