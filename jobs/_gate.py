@@ -90,6 +90,7 @@ def gate_day(
     converted: Sequence[str],
     pii: Mapping[str, PiiTreatment],
     pii_key: bytes,
+    confirm_with_gx: bool = True,
 ) -> GateOutcome:
     """Gate ``typed``, replace this day's quarantine and quality results of the table, and
     raise QualityGateError (after recording both) when too many rows failed. The caller
@@ -97,7 +98,8 @@ def gate_day(
     contract's PII treatment too: ops tables are read by more people than silver."""
     from schemas.quarantine import QUALITY_RESULTS, QUARANTINE
 
-    outcome = gate(typed, suite, references=_references(typed, suite, warehouse))
+    references = _references(typed, suite, warehouse)
+    outcome = gate(typed, suite, references=references, confirm_with_gx=confirm_with_gx)
     owned = f"table_name = '{suite.table}' AND run_date = DATE'{context.run_date.isoformat()}'"
     failed = apply_pii(outcome.failed, pii, key=pii_key)
     refused = quarantine_rows(failed, suite, context, converted=converted)

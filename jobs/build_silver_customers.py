@@ -98,6 +98,7 @@ def run(spark: SparkSession, cfg: Config, *, context: RunContext) -> DimensionRe
         converted=TYPED_FROM_TEXT,
         pii=SILVER_CUSTOMERS.pii,
         pii_key=pii_key,
+        confirm_with_gx=cfg.quality.confirm_with_gx,
     )
     dimension = warehouse.create(SILVER_CUSTOMERS)
     changes = changes_for_dimension(outcome.passed, dict(SILVER_CUSTOMERS.pii), key=pii_key)

@@ -106,6 +106,7 @@ def run(spark: SparkSession, cfg: Config, *, table: str, context: RunContext) ->
         converted=(),
         pii=contract.pii,
         pii_key=pii_key,
+        confirm_with_gx=cfg.quality.confirm_with_gx,
     )
     target = warehouse.create(contract)
     candidates = to_silver(outcome.passed, contract, pii_key=pii_key).persist()

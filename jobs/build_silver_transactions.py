@@ -107,6 +107,7 @@ def run(spark: SparkSession, cfg: Config, *, context: RunContext) -> SilverResul
         converted=TYPED_FROM_TEXT,
         pii=SILVER_TRANSACTIONS.pii,
         pii_key=pii_key,
+        confirm_with_gx=cfg.quality.confirm_with_gx,
     )
     silver = to_silver(
         outcome.passed,

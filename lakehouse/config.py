@@ -113,6 +113,12 @@ class PiiConfig(_Section):
     token_key: SecretStr | None = None
 
 
+class QualityConfig(_Section):
+    # great-expectations re-validates each gate's suite and the run stops if it disagrees with
+    # the row flags: a few seconds per gate. The row flags decide either way.
+    confirm_with_gx: bool = True
+
+
 class PathsConfig(_Section):
     # Relative paths resolve against LAKEHOUSE_HOME.
     landing: str = "landing"
@@ -131,6 +137,7 @@ class Config(_Section):
     kafka: KafkaConfig = KafkaConfig()
     s3: S3Config = S3Config()
     pii: PiiConfig = PiiConfig()
+    quality: QualityConfig = QualityConfig()
     paths: PathsConfig = PathsConfig()
 
     def pii_key(self) -> bytes:

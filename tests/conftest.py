@@ -18,6 +18,9 @@ TEST_OVERRIDES = {
     "LAKEHOUSE__SPARK__SHUFFLE_PARTITIONS": "2",
     "LAKEHOUSE__SPARK__DRIVER_MEMORY": "2g",
     "LAKEHOUSE__SPARK__LOG_LEVEL": "ERROR",
+    # The row flags decide every gate; GX re-validation is proven by the modules that turn it
+    # on (tests/unit/test_quality.py, test_silver_transactions.py) and costs seconds per gate.
+    "LAKEHOUSE__QUALITY__CONFIRM_WITH_GX": "false",
 }
 
 

@@ -41,7 +41,12 @@ RULE_FOR_DEFECT = {
 def built(spark, tmp_path_factory, test_environ):
     home = tmp_path_factory.mktemp("silver-home")
     data = generate(SPEC, landing=home / "landing", truth=home / "truth")
-    cfg = load_config("local", environ={**test_environ, "LAKEHOUSE_HOME": str(home)})
+    environ = {
+        **test_environ,
+        "LAKEHOUSE_HOME": str(home),
+        "LAKEHOUSE__QUALITY__CONFIRM_WITH_GX": "true",
+    }
+    cfg = load_config("local", environ=environ)
     results = {}
     for day in DAYS:
         for source in ("customers", "transactions"):
@@ -195,6 +200,7 @@ def test_a_day_above_the_failure_limit_writes_nothing_to_silver(
             **test_environ,
             "LAKEHOUSE_HOME": str(cfg.home),
             "LAKEHOUSE_CONF_DIR": str(strict),
+            "LAKEHOUSE__QUALITY__CONFIRM_WITH_GX": "true",
         },
     )
     table = Warehouse.from_config(cfg).table("silver.transactions")

@@ -160,7 +160,7 @@ def test_held_rows_are_quarantined_but_do_not_count_toward_the_limit(spark):
 
 def test_gx_results_are_matched_to_rules_by_tag_not_position(frames):
     """Each expectation carries its rule name; rules interleaving columns get their own counts."""
-    rows, refs = frames
+    rows, _ = frames
     interleaved = QualitySuite.model_validate(
         {
             "table": "silver.transactions",
