@@ -19,6 +19,7 @@ import datetime as dt
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from pyspark.sql import SparkSession
@@ -27,6 +28,7 @@ from pyspark.sql import functions as F
 from jobs._bulk_csv import BulkCsvLoad, BulkLoad
 from lakehouse.config import Config
 from lakehouse.delta import Warehouse
+from lakehouse.errors import SourceUnavailableError
 from lakehouse.generate.tpch import TPCH_TABLES, drop_dir, write_tpch_drops
 from lakehouse.quality import load_suite
 from lakehouse.run import RunContext
@@ -47,8 +49,7 @@ class TpchResult:
         for load in self.loads:
             lines.append(
                 f"  {load.table:<14} {load.rows_written:>12,} rows written, "
-                f"{load.rows_refused:,} refused ({load.path} path, "
-                f"version {load.version})"
+                f"{load.rows_refused:,} refused ({load.path} path, version {load.version})"
             )
         return "\n".join(lines)
 
@@ -69,6 +70,9 @@ def run(
     from schemas.tpch import TPCH_TABLES as CONTRACTS
     from schemas.tpch import YEAR_OF
 
+    unknown = sorted(set(tables) - set(TPCH_TABLES))
+    if unknown:
+        raise SourceUnavailableError(f"unknown TPC-H table(s) {unknown}; known: {TPCH_TABLES}")
     landing = cfg.path("landing")
     generated: tuple[str, ...] = ()
     if generate:
@@ -96,9 +100,7 @@ def run(
     return TpchResult(scale_factor, context.run_date, generated, tuple(loads))
 
 
-def _drop_files(drop) -> list:
-    from lakehouse.errors import SourceUnavailableError
-
+def _drop_files(drop: Path) -> list[Path]:
     files = sorted(drop.glob("*.csv"))
     if not files:
         raise SourceUnavailableError(
@@ -120,7 +122,11 @@ def _tables(text: str) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     from lakehouse.jobs import job_main
 
-    parser = argparse.ArgumentParser(prog="ingest_tpch", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="ingest_tpch",
+        description=__doc__.split("\n\n")[0],
+        epilog="--run-date may be left out: the drop is then filed under today's date (UTC).",
+    )
     parser.add_argument("--sf", type=float, required=True, help="scale factor, e.g. 0.1")
     parser.add_argument(
         "--tables", type=_tables, default=list(TPCH_TABLES), help="comma-separated (default: all 8)"
