@@ -49,7 +49,7 @@ def lake(spark, tmp_path_factory, test_environ):
     home = tmp_path_factory.mktemp("tpch-home")
     environ = {**test_environ, "LAKEHOUSE_HOME": str(home)}
     cfg = load_config("local", environ=environ)
-    result = load(spark, cfg, gx_sample_rows=0)
+    result = load(spark, cfg)
     return cfg, environ, result
 
 
@@ -119,7 +119,7 @@ def test_lakehouse_tables_lists_them(lake):
 
 def test_a_rerun_reuses_the_drops_and_leaves_the_same_rows(spark, lake):
     cfg, _, first = lake
-    again = load(spark, cfg, gx_sample_rows=0)
+    again = load(spark, cfg)
     assert again.generated == ()
     counts = [(x.table, x.rows_written) for x in again.loads]
     assert counts == [(x.table, x.rows_written) for x in first.loads]
@@ -132,7 +132,13 @@ def dirty_lake(lake, test_environ, tmp_path_factory):
     """A second warehouse whose lineitem drops are DuckDB's file plus bad lines."""
     cfg, _, _ = lake
     home = tmp_path_factory.mktemp("tpch-dirty")
-    dirty = load_config("local", environ={**test_environ, "LAKEHOUSE_HOME": str(home)})
+    # GX on: the exact path's flags, failing rows included, must agree with great-expectations.
+    environ = {
+        **test_environ,
+        "LAKEHOUSE_HOME": str(home),
+        "LAKEHOUSE__QUALITY__CONFIRM_WITH_GX": "1",
+    }
+    dirty = load_config("local", environ=environ)
     return dirty, drop_dir(cfg.path("landing"), "lineitem", DAY) / "lineitem.csv"
 
 
