@@ -45,6 +45,7 @@ from lakehouse.quality import (
     QualitySuite,
     RuleResult,
     check_failure_rate,
+    fails_counted_rule,
     failure_condition,
     flag_rows,
     gate,
@@ -213,6 +214,7 @@ class BulkCsvLoad:
             results=results,
             rows=rows,
             failed_rows=0,
+            limit_failed_rows=0,
             confirmed_by_gx=confirmed,
         )
         self.record(None, outcome)
@@ -282,10 +284,7 @@ def count_rows(flagged: DataFrame, suite: QualitySuite) -> GateOutcome:
     """Per-rule counts over the well-formed rows, and malformed lines, in one aggregation."""
     ok = F.col(MALFORMED).isNull()
     failing = ok & (F.size(FAILED_RULES) > 0)
-    counted = [r.name for r in suite.rules if r.counts_toward_limit]
-    limit_failing = reduce(
-        lambda a, b: a | b, (F.array_contains(FAILED_RULES, n) for n in counted), F.lit(False)
-    )
+    limit_failing = fails_counted_rule(suite)
     counts = flagged.agg(
         F.count(F.lit(1)).alias("_rows"),
         F.count_if(~ok).alias("_malformed"),

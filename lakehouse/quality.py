@@ -10,7 +10,7 @@ quarantine and the validation result can never tell different stories.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
@@ -31,6 +31,7 @@ __all__ = [
     "Rule",
     "RuleResult",
     "check_failure_rate",
+    "fails_counted_rule",
     "flag_rows",
     "gate",
     "load_suite",
@@ -222,8 +223,10 @@ def rule_counts(flagged: DataFrame, suite: QualitySuite) -> list[RuleResult]:
     ]
 
 
-def any_failed(names: Sequence[str]) -> Column:
-    return reduce(lambda a, b: a | b, (F.array_contains(FAILED_RULES, n) for n in names))
+def fails_counted_rule(suite: QualitySuite) -> Column:
+    """True where a flagged row fails a rule that counts toward ``max_failure_rate``."""
+    counted = (F.array_contains(FAILED_RULES, r.name) for r in suite.rules if r.counts_toward_limit)
+    return reduce(lambda a, b: a | b, counted, F.lit(False))
 
 
 @dataclass(frozen=True)
@@ -236,9 +239,9 @@ class GateOutcome:
     results: list[RuleResult]
     rows: int
     failed_rows: int
+    limit_failed_rows: int  # rows failing a rule that counts toward the limit
     flagged: DataFrame  # cached: passed and failed are both read from it
     confirmed_by_gx: bool = False
-    limit_failed_rows: int = 0  # rows failing a rule that counts toward the limit
 
     @property
     def failure_rate(self) -> float:
@@ -276,8 +279,7 @@ def gate(
                 f"{suite.table}: row flags and GX disagree ({differ}); report a bug"
             )
     failing = F.size(FAILED_RULES) > 0
-    counted = [r.name for r in suite.rules if r.counts_toward_limit]
-    limit_failing = any_failed(counted) if counted else F.lit(False)
+    limit_failing = fails_counted_rule(suite)
     counts = flagged.agg(
         F.count(F.lit(1)), F.sum(failing.cast("long")), F.sum(limit_failing.cast("long"))
     ).first()
