@@ -20,16 +20,17 @@ from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse import gold
 from lakehouse.config import Config
+from lakehouse.contracts import TableContract
 from lakehouse.delta import Warehouse
 from lakehouse.errors import SourceUnavailableError, TableNotFoundError
 from lakehouse.run import RunContext
 
-# gold table -> (silver tables it reads, the partition column the run date owns)
+# gold table -> the silver tables it reads
 SOURCES = {
-    "daily_sales": (("orders", "order_items", "products", "customers"), "order_date"),
-    "customer_monthly": (("transactions",), "month"),
-    "order_funnel": (("orders",), "order_date"),
-    "top_customers": (("transactions", "orders", "customers"), "as_of_date"),
+    "daily_sales": ("orders", "order_items", "products", "customers"),
+    "customer_monthly": ("transactions",),
+    "order_funnel": ("orders",),
+    "top_customers": ("transactions", "orders", "customers"),
 }
 
 
@@ -59,9 +60,11 @@ def build(name: str, silver: dict[str, DataFrame], run_date: dt.date) -> DataFra
     )
 
 
-def owned_partition(name: str, run_date: dt.date) -> str:
-    first, last = gold.owned_dates(name, run_date)
-    return f"{SOURCES[name][1]} BETWEEN DATE'{first.isoformat()}' AND DATE'{last.isoformat()}'"
+def owned_partition(contract: TableContract, run_date: dt.date) -> str:
+    first, last = gold.owned_dates(contract.entity, run_date)
+    return (
+        f"{contract.partition_by[0]} BETWEEN DATE'{first.isoformat()}' AND DATE'{last.isoformat()}'"
+    )
 
 
 def run(
@@ -77,11 +80,12 @@ def run(
     warehouse = Warehouse.from_config(cfg)
     rows, versions = {}, {}
     for name in tables or GOLD_TABLES:
-        silver = {s: _silver(spark, warehouse, s, name) for s in SOURCES[name][0]}
-        written = warehouse.create(GOLD_TABLES[name]).write(
+        silver = {s: _silver(spark, warehouse, s, name) for s in SOURCES[name]}
+        contract = GOLD_TABLES[name]
+        written = warehouse.create(contract).write(
             build(name, silver, context.run_date),
             mode="replace_where",
-            predicate=owned_partition(name, context.run_date),
+            predicate=owned_partition(contract, context.run_date),
         )
         rows[name], versions[name] = written.rows_written, written.version
     return GoldResult(context.run_date, rows, versions)

@@ -149,10 +149,8 @@ def _summary(cfg: Config, console: Console, spark) -> None:
     console.print(reasons)
     from lakehouse.reports import print_quality_results, quality_results
 
-    latest = max(r["run_date"] for r in quality_results(cfg, last=1))
-    print_quality_results(
-        [r for r in quality_results(cfg, run_date=latest) if r["failed_rows"]], console
-    )
+    latest_day = quality_results(cfg, last=1)
+    print_quality_results([r for r in latest_day if r["failed_rows"]], console)
     console.print("Look further:")
     console.print("  .venv/bin/lakehouse tables")
     console.print("  .venv/bin/lakehouse table history silver.transactions")
