@@ -6,6 +6,7 @@ __all__ = [
     "ConfigError",
     "ContractError",
     "CorruptTableError",
+    "FeatureDefinitionError",
     "LakehouseError",
     "NotADeltaTableError",
     "PredicateError",
@@ -64,3 +65,8 @@ class ServiceError(LakehouseError):
 
 class SourceUnavailableError(LakehouseError):
     """A source system (database, broker, object store) does not answer."""
+
+
+class FeatureDefinitionError(LakehouseError):
+    """A feature store declaration (entity, source, view) is invalid, or a view's transform
+    returned other columns than it declares."""

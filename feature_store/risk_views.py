@@ -1,0 +1,120 @@
+"""Fraud features: the customer's usual behaviour, velocity, and the request-time risk of one
+transaction against them. Definitions: docs/features.md."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from feature_store.banking_views import customer_spend
+from feature_store.core import Feature, FeatureView, OnDemandFeatureView
+from feature_store.sources import CUSTOMER, TRANSACTION_INPUTS, TRANSACTIONS
+from feature_store.transforms import TRANSFORMS
+
+__all__ = ["customer_fraud_profile", "customer_velocity", "transaction_risk"]
+
+OWNER = "fraud-data"
+EARTH_RADIUS_KM = 6371.0
+
+
+def _view(name: str, **options: Any) -> FeatureView:
+    transform, lookback_days = TRANSFORMS[name]
+    return FeatureView(
+        name=name,
+        entity=CUSTOMER,
+        source=TRANSACTIONS,
+        inputs=TRANSACTION_INPUTS,
+        transform=transform,
+        lookback_days=lookback_days,
+        owner=OWNER,
+        tags={"domain": "fraud", "models": "fraud"},
+        **options,
+    )
+
+
+customer_fraud_profile = _view(
+    "customer_fraud_profile",
+    features=(
+        Feature("home_location", "string", "most frequent location, 90 days"),
+        Feature("foreign_txn_share_90d", "double", "share of transactions not in EUR, 90 days"),
+    ),
+    ttl=timedelta(days=3),
+    description="Where and in which currency a customer usually pays",
+)
+
+# One row per transaction time: "as of the customer's last transaction". The streaming
+# scorer sees a value once the day is materialized; within the day it counts from its events.
+customer_velocity = _view(
+    "customer_velocity",
+    kind="per_event",
+    features=(
+        Feature("txn_count_1h", "long", "transactions in the hour up to this one, inclusive"),
+        Feature("txn_count_24h", "long", "transactions in the 24 hours up to this one"),
+        Feature("spend_24h", "double", "money out in the 24 hours up to this one"),
+    ),
+    ttl=timedelta(days=1),
+    description="How many transactions a customer made in the last hour and day",
+)
+
+
+def _coordinate(place: Column, locations: Mapping[str, tuple[float, float]], axis: int) -> Column:
+    pairs = [F.lit(v) for name, point in locations.items() for v in (name, point[axis])]
+    return F.try_element_at(F.create_map(*pairs), place) if pairs else F.lit(None)
+
+
+def _haversine_km(lat1: Column, lon1: Column, lat2: Column, lon2: Column) -> Column:
+    d_lat, d_lon = F.radians(lat2 - lat1), F.radians(lon2 - lon1)
+    a = F.sin(d_lat / 2) ** 2 + F.cos(F.radians(lat1)) * F.cos(F.radians(lat2)) * (
+        F.sin(d_lon / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_KM * F.asin(F.sqrt(a))
+
+
+def transaction_risk_columns(rows: DataFrame, resources: Mapping[str, Any]) -> DataFrame:
+    """amount_zscore, distance_from_home_km, is_away_from_home for each request row."""
+    locations = resources["locations"]
+    spend = -F.col("amount")
+    is_debit = F.col("amount") < 0
+    has_spread = F.col("spend_std_90d") > 0
+    has_location = F.col("location").isNotNull() & (F.col("location") != "")
+    here, home = F.col("location"), F.col("home_location")
+    distance = _haversine_km(
+        _coordinate(here, locations, 0),
+        _coordinate(here, locations, 1),
+        _coordinate(home, locations, 0),
+        _coordinate(home, locations, 1),
+    )
+    return rows.withColumns(
+        {
+            "amount_zscore": F.when(
+                is_debit & has_spread,
+                (spend - F.col("spend_mean_90d")) / F.col("spend_std_90d"),
+            ),
+            "distance_from_home_km": distance,
+            "is_away_from_home": has_location & ~here.eqNullSafe(home),
+        }
+    )
+
+
+transaction_risk = OnDemandFeatureView(
+    name="transaction_risk",
+    sources=(customer_spend, customer_fraud_profile),
+    request=(
+        Feature("amount", "double", "signed amount, negative = money out"),
+        Feature("location", "string", "where the transaction happened"),
+    ),
+    inputs=("amount", "location", "spend_mean_90d", "spend_std_90d", "home_location"),
+    features=(
+        Feature("amount_zscore", "double", "debit against the customer's 90-day debits"),
+        Feature("distance_from_home_km", "double", "km from the customer's usual location"),
+        Feature("is_away_from_home", "boolean", "a location other than the usual one"),
+    ),
+    transform=transaction_risk_columns,
+    owner=OWNER,
+    description="How unusual one transaction is for its customer (computed per request)",
+    tags={"domain": "fraud", "models": "fraud"},
+)
