@@ -53,10 +53,18 @@ JOBS: tuple[tuple[str, str | None, str, tuple[str, ...], str], ...] = (
         for table in ("orders", "order_items", "products", "accounts")
     ),
     ("gold", None, "build_gold", (), "silver -> the gold aggregates (--run-date D [--table T])"),
+    (
+        "features",
+        "materialize",
+        "materialize_features",
+        (),
+        "feature views -> offline and online tables (--run-date D [--from-date A] [--view V])",
+    ),
 )
 GROUPS = {
     "ingest": "run an ingest job (the same code as spark-submit jobs/ingest_*.py)",
     "silver": "build a silver table for a run date (a job)",
+    "features": "list the feature views, or materialize them for a run date",
 }
 COMMANDS = {job[0] for job in JOBS}
 
@@ -71,6 +79,10 @@ def add_parsers(commands: argparse._SubParsersAction, *, date_type) -> None:
             group = commands.add_parser(command, help=GROUPS[command])
             groups[command] = group.add_subparsers(dest="job", required=True, metavar="NAME")
         groups[command].add_parser(sub, add_help=False, help=text)
+    views = groups["features"].add_parser(
+        "list", help="every feature view: entity, features, TTL, source, last materialized date"
+    )
+    views.add_argument("--json", action="store_true", help="print JSON")
     batch = commands.add_parser(
         "batch",
         help="the whole daily batch for a run date in one session: ingest -> silver -> gold",
@@ -85,6 +97,10 @@ def add_parsers(commands: argparse._SubParsersAction, *, date_type) -> None:
     quality.add_argument("--table", help="one table, e.g. silver.transactions")
     quality.add_argument("--run-date", type=date_type, help="one run date (default: the last 7)")
     quality.add_argument("--json", action="store_true", help="print JSON")
+
+
+def is_job(args: argparse.Namespace) -> bool:
+    return any(c == args.command and s == getattr(args, "job", None) for c, s, *_ in JOBS)
 
 
 def run_job(args: argparse.Namespace, job_args: list[str]) -> int:
@@ -118,4 +134,17 @@ def quality(args: argparse.Namespace, cfg: Config, console: Console) -> int:
         print(json.dumps(rows, indent=2, default=str))
     else:
         print_quality_results(rows, console)
+    return 0
+
+
+def features_list(args: argparse.Namespace, cfg: Config, console: Console) -> int:
+    from feature_store.catalog import print_views, view_catalog
+    from feature_store.repo import REGISTRY
+    from lakehouse.delta import Warehouse
+
+    rows = view_catalog(REGISTRY, Warehouse.from_config(cfg))
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+    else:
+        print_views(rows, console)
     return 0

@@ -89,9 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, job_args = parser.parse_known_args(argv)
     # One flag for both: `lakehouse --verbose silver ...` and `lakehouse silver ... --verbose`.
     args.verbose = args.verbose or "--verbose" in job_args
-    if args.verbose and args.command in _cli_jobs.COMMANDS and "--verbose" not in job_args:
+    if args.verbose and _cli_jobs.is_job(args) and "--verbose" not in job_args:
         job_args.append("--verbose")
-    if job_args and args.command not in _cli_jobs.COMMANDS:
+    if job_args and not _cli_jobs.is_job(args):
         parser.error(f"unrecognized arguments: {' '.join(job_args)}")
     try:
         cfg = load_config(args.env, environ=os.environ)
@@ -120,8 +120,10 @@ def _dispatch(args: argparse.Namespace, cfg: Config, job_args: list[str]) -> int
         return _table(args, cfg)
     if args.command == "services":
         return _services(args, cfg)
-    if args.command in _cli_jobs.COMMANDS:
+    if _cli_jobs.is_job(args):
         return _cli_jobs.run_job(args, job_args)
+    if args.command == "features":
+        return _cli_jobs.features_list(args, cfg, console)
     if args.command == "batch":
         return _cli_jobs.batch(args, cfg, console)
     if args.command == "quality":
