@@ -28,12 +28,20 @@ from lakehouse.run import RunContext
 class MaterializeResult:
     dates: tuple[dt.date, ...]
     rows: dict[str, int]  # view -> offline rows written over all dates
-    online_rows: dict[str, int]  # view -> online rows inserted or updated
 
     def __str__(self) -> str:
         span = f"{self.dates[0]}..{self.dates[-1]}" if len(self.dates) > 1 else str(self.dates[0])
         views = ", ".join(f"{v} {n:,}" for v, n in self.rows.items())
         return f"materialized {span}: {views}"
+
+
+def views_reading(sources: Sequence[str] = ()) -> list[str]:
+    """The stored views whose source is one of ``sources`` (every stored view when empty)."""
+    from feature_store.repo import REGISTRY
+
+    return [
+        v.name for v in REGISTRY.materialized_views() if not sources or v.source.name in sources
+    ]
 
 
 def run(
@@ -53,14 +61,12 @@ def run(
     store = FeatureStore(spark, cfg)
     dates = tuple(first + dt.timedelta(days=i) for i in range((context.run_date - first).days + 1))
     rows: dict[str, int] = {}
-    online: dict[str, int] = {}
     for day in dates:
         for done in store.materialize(day, views=list(views) or None):
             rows[done.view] = rows.get(done.view, 0) + done.rows
-            online[done.view] = online.get(done.view, 0) + done.online_rows
         if console and len(dates) > 1:
             console.print(f"  {day}: {len(rows)} views materialized", highlight=False)
-    return MaterializeResult(dates, rows, online)
+    return MaterializeResult(dates, rows)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,6 +4,7 @@ run in one Spark session, and what the Airflow DAG runs as separate tasks.
     ingest   CSV customers, transactions; MySQL products, orders, order_items, accounts
     silver   customers (SCD2) -> transactions, products -> orders -> order_items, accounts
     gold     daily_sales, customer_monthly, order_funnel, top_customers
+    features every feature view (feature_store/), offline and online
 
 Silver customers runs before the tables whose rules check customer_known against it, and
 orders and products before order_items.
@@ -48,6 +49,10 @@ class DailyResult:
         if "silver orders" in steps:
             parts[-1] += f", {steps['silver orders'].rows_merged:,} orders"
         parts.append(f"gold: {sum(steps['gold'].rows.values()):,} rows")
+        features = steps["features"]
+        parts.append(
+            f"features: {sum(features.rows.values()):,} rows in {len(features.rows)} views"
+        )
         return "; ".join(parts)
 
 
@@ -69,6 +74,7 @@ def run_daily_batch(
         build_silver_transactions,
         ingest_csv,
         ingest_mysql,
+        materialize_features,
     )
 
     result = DailyResult(run_date)
@@ -109,4 +115,10 @@ def run_daily_batch(
         )
     gold = () if mysql else ("customer_monthly",)
     step("gold", "build_gold", lambda c: build_gold.run(spark, cfg, context=c, tables=gold))
+    views = materialize_features.views_reading(() if mysql else ("silver.transactions",))
+    step(
+        "features",
+        "materialize_features",
+        lambda c: materialize_features.run(spark, cfg, context=c, views=views),
+    )
     return result
