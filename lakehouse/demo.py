@@ -4,8 +4,9 @@ Starts the local services, generates a bank's data (CSV drops with defects, the 
 tables, a Kafka stream, and the hidden truth), then runs the daily batch for the first days:
 the CSV drops and the MariaDB changes of the day into bronze, quality gates into silver
 (transactions with standardized merchants and tokenized account numbers, customers as an SCD2
-dimension, orders, order lines, products, accounts), the gold aggregates; re-runs a day to show
-nothing changes, and checks the result against an independent reader (delta-rs).
+dimension, orders, order lines, products, accounts), the gold aggregates and the feature views;
+re-runs a day to show nothing changes, checks the result against an independent reader
+(delta-rs), and builds a point-in-time training set from the feature store.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def run_demo(cfg: Config, *, console: Console, days: int = 3) -> int:
 
     for day in batch_days:
 
-        @step(f"daily batch {day}: CSV + MySQL -> bronze -> quality gates -> silver -> gold")
+        @step(f"daily batch {day}: CSV + MySQL -> bronze -> gates -> silver -> gold -> features")
         def _day(day: dt.date = day) -> str:
             return _daily_batch(state["spark"], cfg, state["data"], day, state["status"])
 
@@ -107,6 +108,10 @@ def run_demo(cfg: Config, *, console: Console, days: int = 3) -> int:
         first = table.to_spark(state["spark"], version=2).count()
         return f"Spark and delta-rs both read {spark_rows:,} rows (time travel: v2 had {first:,})"
 
+    @step("a point-in-time training set from the feature store")
+    def _training_set() -> str:
+        return _training_set_summary(state["spark"], cfg, batch_days[-1])
+
     with console.status("") as status:
         state["status"] = status
         for number, (title, fn) in enumerate(steps, start=1):
@@ -129,6 +134,31 @@ def _daily_batch(spark, cfg: Config, data, day: dt.date, status) -> str:
     title = f"daily batch {day}"
     done = run_daily_batch(spark, cfg, day, progress=lambda s: status.update(f"{title}: {s} ..."))
     return done.summary()
+
+
+def _training_set_summary(spark, cfg: Config, day: dt.date) -> str:
+    from feature_store import FeatureStore
+
+    store = FeatureStore(spark, cfg)
+    # Every customer as of noon the day after: the values known strictly before then.
+    noon = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(12))
+    customers = (
+        Warehouse.from_config(cfg)
+        .table("silver.customers")
+        .to_spark(spark)
+        .filter(F.col("is_current"))
+        .select("customer_id", F.lit(noon).alias("event_ts"))
+    )
+    views = ["customer_spend", "customer_activity", "customer_cashflow", "customer_orders"]
+    training = store.get_historical_features(customers, views).cache()
+    rows = training.count()
+    with_spend = training.filter(F.col("spend_count_30d").isNotNull()).count()
+    training.unpersist()
+    return (
+        f"{rows:,} customers as of {noon:%Y-%m-%d %H:%M} UTC, "
+        f"{len(training.columns) - 2} features from {len(views)} views; "
+        f"{with_spend:,} with spend history"
+    )
 
 
 def _summary(cfg: Config, console: Console, spark) -> None:
@@ -155,6 +185,7 @@ def _summary(cfg: Config, console: Console, spark) -> None:
     console.print("  .venv/bin/lakehouse tables")
     console.print("  .venv/bin/lakehouse table history silver.transactions")
     console.print("  .venv/bin/lakehouse quality            (every gate's results per rule)")
+    console.print("  .venv/bin/lakehouse features list      (feature views, last materialized)")
     gold = warehouse.table("gold.daily_sales").uri
     console.print(
         f'.venv/bin/python -c "from deltalake import DeltaTable; '

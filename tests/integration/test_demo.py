@@ -65,8 +65,12 @@ def test_demo_runs_the_pipeline_and_a_second_run_changes_nothing(demo_env, tmp_p
         "silver.transactions",
         "silver.customers",
         "ops.quarantine",
+        "features.customer_spend",
+        "features.customer_spend_online",
     }
     assert counts["silver.transactions"] > 10_000
+    assert counts["features.customer_spend_online"] > 1_000
+    assert "with spend history" in first.stdout
     assert counts["ops.quarantine"] > 0
     assert list((tmp_path / "landing" / "transactions").iterdir()), "no CSV drops generated"
 
