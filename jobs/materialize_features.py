@@ -79,7 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--view",
         action="append",
         default=[],
-        help="materialize only this view (repeatable; default: every stored view)",
+        choices=views_reading(),
+        metavar="VIEW",
+        help="materialize only this view (repeatable; default: every stored view): "
+        + ", ".join(views_reading()),
     )
     parser.add_argument(
         "--from-date",

@@ -89,3 +89,24 @@ def test_verbose_reaches_the_job_from_either_side(test_environ, tmp_path):
         loud = lakehouse(env, *args)
         assert loud.returncode != 0
         assert "Traceback" in loud.stderr, args
+
+
+def test_features_list_names_every_view_and_its_freshness(test_environ):
+    from feature_store.repo import REGISTRY
+
+    result = lakehouse(test_environ, "features", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    listed = {v["name"]: v for v in json.loads(result.stdout)}
+    assert sorted(listed) == sorted(REGISTRY.views)
+    assert listed["customer_spend"]["ttl_hours"] == 72
+    assert listed["customer_spend"]["source"] == "silver.transactions"
+    assert listed["transaction_risk"]["kind"] == "on_demand"
+
+
+def test_materializing_an_unknown_view_is_one_line(test_environ):
+    result = lakehouse(
+        test_environ, "features", "materialize", "--run-date", "2024-01-05", "--view", "spend"
+    )
+    assert result.returncode == 2
+    assert "invalid choice: 'spend'" in result.stderr
+    assert "Traceback" not in result.stderr
