@@ -1,0 +1,109 @@
+"""Snapshot views of a customer's habits over 90 days (silver.transactions): regular income
+and payments by counterparty, and where and in which currency they pay. Each groups twice:
+once by customer and counterparty (or location), then by customer over those few rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from ._common import (
+    LONGEST_WINDOW_DAYS,
+    count_distinct_small,
+    count_if,
+    first_date,
+    is_credit,
+    is_debit,
+    ratio,
+    sum_if,
+    windowed_transactions,
+)
+
+# Monthly figures from 90 days of flows.
+MONTHS_IN_WINDOW = 3
+# A recurring payment's largest and smallest spend differ by at most this share of the largest.
+RECURRING_SPREAD = Decimal("0.25")
+HOME_CURRENCY = "EUR"
+
+
+def customer_income(transactions: DataFrame, *, as_of: dt.date) -> DataFrame:
+    """Regular credits (about once a month from one counterparty) and recurring payments
+    (regular debits of a near-constant amount), as monthly figures."""
+    series = _counterparty_series(transactions, as_of=as_of)
+    regular_credit = F.col("_regular") & (F.col("_direction") == "credit")
+    recurring_debit = F.col("_regular") & (F.col("_direction") == "debit") & _steady()
+    totals = series.groupBy("customer_id").agg(
+        sum_if(regular_credit, "_value").alias("_regular_income"),
+        count_if(recurring_debit).alias("recurring_payment_count_90d"),
+        sum_if(recurring_debit, "_value").alias("_recurring_outflow"),
+    )
+    regular_income = F.col("_regular_income") / MONTHS_IN_WINDOW
+    return totals.select(
+        "customer_id",
+        regular_income.alias("regular_income_90d"),
+        (regular_income > 0).alias("has_regular_income"),
+        "recurring_payment_count_90d",
+        (F.col("_recurring_outflow") / MONTHS_IN_WINDOW).alias("recurring_outflow_90d"),
+    )
+
+
+def _counterparty_series(transactions: DataFrame, *, as_of: dt.date) -> DataFrame:
+    """One row per customer, counterparty (``merchant``) and direction over 90 days: whether
+    the series is regular, its total ``_value`` (credits, or spend) and its largest and smallest
+    exact amount. Rows without a counterparty, and zero amounts, form series that are never
+    regular: they keep their customer in the view."""
+    rows = windowed_transactions(
+        transactions,
+        as_of=as_of,
+        days=LONGEST_WINDOW_DAYS,
+        columns=("merchant", F.abs("amount").alias("_exact_value")),
+    )
+    direction = F.when(is_credit(), "credit").when(is_debit(), "debit").alias("_direction")
+    first = first_date(as_of, LONGEST_WINDOW_DAYS)
+    month_index = F.year("txn_date") * 12 + F.month("txn_date") - (first.year * 12 + first.month)
+    series = rows.groupBy("customer_id", "merchant", direction).agg(
+        F.count(F.lit(1)).alias("_rows"),
+        count_distinct_small(month_index).alias("_months"),
+        F.sum(F.abs("amount")).alias("_value"),
+        F.max("_exact_value").alias("_largest"),
+        F.min("_exact_value").alias("_smallest"),
+    )
+    # About once a month, not weekly: in 2+ calendar months, at most one extra row.
+    monthly = (F.col("_months") >= 2) & (F.col("_rows") <= F.col("_months") + 1)
+    has_counterparty = F.col("merchant").isNotNull() & F.col("_direction").isNotNull()
+    return series.withColumn("_regular", has_counterparty & monthly)
+
+
+def _steady() -> Column:
+    """The series' amounts vary little; compared as exact decimals, so a spread of exactly a
+    quarter of the largest amount qualifies."""
+    spread = F.col("_largest") - F.col("_smallest")
+    return spread <= F.lit(RECURRING_SPREAD) * F.col("_largest")
+
+
+def customer_fraud_profile(transactions: DataFrame, *, as_of: dt.date) -> DataFrame:
+    """The customer's usual location and the share of their transactions not in euros."""
+    rows = windowed_transactions(
+        transactions, as_of=as_of, days=LONGEST_WINDOW_DAYS, columns=("location", "currency")
+    )
+    by_location = rows.groupBy("customer_id", "location").agg(
+        F.count(F.lit(1)).alias("_rows"),
+        count_if(F.col("currency") != HOME_CURRENCY).alias("_foreign"),
+    )
+    known = F.col("location").isNotNull() & (F.col("location") != "")
+    # The smallest (-rows, location): the most frequent location, ties to the alphabetically
+    # first; min skips the NULLs of unknown locations.
+    frequency_key = F.struct((-F.col("_rows")).alias("_negated_rows"), F.col("location"))
+    profile = by_location.groupBy("customer_id").agg(
+        F.min(F.when(known, frequency_key)).alias("_home"),
+        F.sum("_rows").alias("_rows"),
+        F.sum("_foreign").alias("_foreign"),
+    )
+    return profile.select(
+        "customer_id",
+        F.col("_home.location").alias("home_location"),
+        ratio("_foreign", "_rows").alias("foreign_txn_share_90d"),
+    )
