@@ -18,4 +18,11 @@ BENCHMARKS: dict[str, str] = {
         "with a plain spark.read.csv(schema) -> df.write.parquet of the same file. Key figure: "
         "ingest_ratio_vs_spark_parquet, goal <= 1.3."
     ),
+    "features": (
+        "Compute every customer feature view (feature_store.transforms, as of the last of 90 "
+        "generated days, velocity over all 90) from ~10M silver-shaped transactions and write "
+        "each to Parquet, against the independent DuckDB SQL of the same spec "
+        "(bench/feature_sql.py); the outputs must agree. Key figure: features_ratio_vs_duckdb "
+        "(Spark time / DuckDB time), goal <= 3."
+    ),
 }
