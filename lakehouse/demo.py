@@ -141,7 +141,7 @@ def _training_set_summary(spark, cfg: Config, day: dt.date) -> str:
 
     store = FeatureStore(spark, cfg)
     # Every customer as of noon the day after: the values known strictly before then.
-    noon = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(12))
+    noon = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(12), tzinfo=dt.UTC)
     customers = (
         Warehouse.from_config(cfg)
         .table("silver.customers")

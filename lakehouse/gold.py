@@ -159,7 +159,9 @@ def top_customers(
     )
     shopped = orders.where(F.col("order_date").between(F.lit(start), F.lit(run_date)))
     order_counts = shopped.groupBy("customer_id").agg(F.count(F.lit(1)).alias("orders_30d"))
-    end_of_day = F.lit(dt.datetime.combine(run_date + dt.timedelta(days=1), dt.time(0)))
+    end_of_day = F.lit(
+        dt.datetime.combine(run_date + dt.timedelta(days=1), dt.time(0), tzinfo=dt.UTC)
+    )
     valid = (F.col("valid_from") < end_of_day) & (
         F.col("valid_to").isNull() | (F.col("valid_to") >= end_of_day)
     )
