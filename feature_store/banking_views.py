@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from feature_store.core import Feature, FeatureView
-from feature_store.sources import CUSTOMER, TRANSACTION_INPUTS, TRANSACTIONS
-from feature_store.transforms import SPEND_CATEGORIES, TRANSFORMS
+from feature_store.sources import TRANSACTION_INPUTS, TRANSACTIONS, customer_view
+from feature_store.transforms import SPEND_CATEGORIES
 
 __all__ = [
     "customer_activity",
@@ -25,14 +25,10 @@ SNAPSHOT_TTL = timedelta(days=3)
 
 
 def _view(name: str, features: list[Feature], description: str, **tags: str) -> FeatureView:
-    transform, lookback_days = TRANSFORMS[name]
-    return FeatureView(
-        name=name,
-        entity=CUSTOMER,
+    return customer_view(
+        name,
         source=TRANSACTIONS,
         inputs=TRANSACTION_INPUTS,
-        transform=transform,
-        lookback_days=lookback_days,
         features=tuple(features),
         ttl=SNAPSHOT_TTL,
         owner=OWNER,

@@ -4,27 +4,23 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from feature_store.core import Feature, FeatureView
+from feature_store.core import Feature
 from feature_store.sources import (
-    CUSTOMER,
     ORDER_INPUTS,
     ORDER_VERSION_INPUTS,
     ORDER_VERSIONS,
     ORDERS,
+    customer_view,
 )
-from feature_store.transforms import TRANSFORMS
 
 __all__ = ["customer_orders", "customer_returns"]
 
 OWNER = "retail-data"
 
-customer_orders = FeatureView(
-    name="customer_orders",
-    entity=CUSTOMER,
+customer_orders = customer_view(
+    "customer_orders",
     source=ORDERS,
     inputs=ORDER_INPUTS,
-    transform=TRANSFORMS["customer_orders"][0],
-    lookback_days=TRANSFORMS["customer_orders"][1],
     features=(
         Feature("order_count_90d", "long", "orders placed, 90 days"),
         Feature("order_value_90d", "double", "value of orders placed, 90 days"),
@@ -36,13 +32,10 @@ customer_orders = FeatureView(
     tags={"domain": "retail", "models": "churn,offers"},
 )
 
-customer_returns = FeatureView(
-    name="customer_returns",
-    entity=CUSTOMER,
+customer_returns = customer_view(
+    "customer_returns",
     source=ORDER_VERSIONS,
     inputs=ORDER_VERSION_INPUTS,
-    transform=TRANSFORMS["customer_returns"][0],
-    lookback_days=TRANSFORMS["customer_returns"][1],
     features=(
         Feature("return_count_90d", "long", "orders returned, 90 days"),
         Feature("cancel_count_90d", "long", "orders cancelled, 90 days"),

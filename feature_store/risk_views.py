@@ -12,8 +12,7 @@ from pyspark.sql import functions as F
 
 from feature_store.banking_views import customer_spend
 from feature_store.core import Feature, FeatureView, OnDemandFeatureView
-from feature_store.sources import CUSTOMER, TRANSACTION_INPUTS, TRANSACTIONS
-from feature_store.transforms import TRANSFORMS
+from feature_store.sources import TRANSACTION_INPUTS, TRANSACTIONS, customer_view
 
 __all__ = ["customer_fraud_profile", "customer_velocity", "transaction_risk"]
 
@@ -22,14 +21,10 @@ EARTH_RADIUS_KM = 6371.0
 
 
 def _view(name: str, **options: Any) -> FeatureView:
-    transform, lookback_days = TRANSFORMS[name]
-    return FeatureView(
-        name=name,
-        entity=CUSTOMER,
+    return customer_view(
+        name,
         source=TRANSACTIONS,
         inputs=TRANSACTION_INPUTS,
-        transform=transform,
-        lookback_days=lookback_days,
         owner=OWNER,
         tags={"domain": "fraud", "models": "fraud"},
         **options,

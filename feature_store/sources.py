@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from feature_store.core import Entity, Source
+from typing import Any
+
+from feature_store.core import Entity, FeatureView, Source
 from schemas.shop import SHOP_TABLES, SILVER_SHOP
 from schemas.transactions import SILVER_TRANSACTIONS
 
-__all__ = ["CUSTOMER", "ORDERS", "ORDER_VERSIONS", "TRANSACTIONS"]
+__all__ = ["CUSTOMER", "ORDERS", "ORDER_VERSIONS", "TRANSACTIONS", "customer_view"]
 
 CUSTOMER = Entity(name="customer", join_key="customer_id", description="A bank and shop customer")
 
@@ -32,3 +34,21 @@ TRANSACTION_INPUTS = (
 )
 ORDER_INPUTS = ("customer_id", "order_id", "order_ts", "order_date", "total_amount", "status")
 ORDER_VERSION_INPUTS = ("customer_id", "order_id", "status", "updated_at")
+
+
+def customer_view(
+    name: str, *, source: Source, inputs: tuple[str, ...], **options: Any
+) -> FeatureView:
+    """A customer view whose transform and lookback are feature_store.transforms' ``name``."""
+    from feature_store.transforms import TRANSFORMS
+
+    transform, lookback_days = TRANSFORMS[name]
+    return FeatureView(
+        name=name,
+        entity=CUSTOMER,
+        source=source,
+        inputs=inputs,
+        transform=transform,
+        lookback_days=lookback_days,
+        **options,
+    )
