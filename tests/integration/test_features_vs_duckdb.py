@@ -8,7 +8,6 @@ spend_trend_30d) and the last day; then hand-written rows at the edges of each d
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,8 +17,6 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql.pandas.types import to_arrow_schema
 
-# bench/ is not an installed package, and bare `pytest` puts only tests/ on sys.path.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.feature_sql import KEYS, SOURCES, compare, feature_tables
 from bench.features import duckdb_relations, spark_frames, write_silver_parquet
 from lakehouse.generate import GeneratorSpec

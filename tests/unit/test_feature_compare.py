@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
-# bench/ is not an installed package, and bare `pytest` puts only tests/ on sys.path.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.feature_sql import compare, find_differences
 
 pytestmark = pytest.mark.unit
