@@ -1,5 +1,5 @@
 """silver -> feature tables: each feature view's values for a run date (offline, replacing that
-date) and the newest value per customer (online, merged).
+date) and the newest value per customer (online, never rolled back).
 
     lakehouse features materialize --run-date 2024-03-31 [--view customer_spend]
     lakehouse features materialize --from-date 2024-01-01 --run-date 2024-03-31   # backfill
