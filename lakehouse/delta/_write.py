@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 
+import pyarrow as pa
 from pyspark.errors import AnalysisException, ParseException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -68,16 +69,22 @@ def stage(
     partition_by: Sequence[str],
     max_records_per_file: int,
 ) -> tuple[str, list[DataFile]]:
-    """Write ``df`` as Parquet under a fresh staging directory and describe each file."""
+    """Write ``df`` as Parquet under a fresh staging directory and describe each file. If the
+    Spark job fails, the staging directory goes too (Spark's abort removes only its own
+    ``_temporary`` files, not the directory it was asked to write)."""
     staging = storage.new_staging_dir()
     writer = df.write.mode("errorifexists").option("maxRecordsPerFile", max_records_per_file)
     if partition_by:
         writer = writer.partitionBy(*partition_by)
-    writer.parquet(storage.spark_path(staging))
-    listed = storage.list_parquet(staging)
-    files = describe_files(
-        storage, listed, root=staging, schema=schema, partition_by=tuple(partition_by)
-    )
+    try:
+        writer.parquet(storage.spark_path(staging))
+        listed = storage.list_parquet(staging)
+        files = describe_files(
+            storage, listed, root=staging, schema=schema, partition_by=tuple(partition_by)
+        )
+    except BaseException:
+        drop_staging(storage, staging)
+        raise
     return staging, files
 
 
@@ -121,15 +128,16 @@ def partitions_matching(
 ) -> list[bool]:
     """Evaluate a SQL predicate on partition values with Spark's own SQL semantics.
 
-    Runs on a small driver-side frame (one row per file), never on the data.
+    Runs on a small driver-side frame (one row per file), never on the data. The frame is built
+    from Arrow, so it is a local relation: Spark evaluates the filter while it optimizes the
+    query, without starting a job (a frame of Python rows would cost a job per call).
     """
     if not partition_by:
         raise PredicateError(f"{name}: replace_where needs a partitioned table; use overwrite")
     types = {f.name: f.dataType for f in schema.fields}
-    fields = [T.StructField("_i", T.IntegerType())]
-    fields += [T.StructField(c, T.StringType()) for c in partition_by]
-    rows = [(i, *(p.get(c) for c in partition_by)) for i, p in enumerate(partitions)]
-    frame = spark.createDataFrame(rows, T.StructType(fields))
+    columns = {"_i": pa.array(range(len(partitions)), pa.int64())}
+    columns |= {c: pa.array([p.get(c) for p in partitions], pa.string()) for c in partition_by}
+    frame = spark.createDataFrame(pa.table(columns))
     typed = frame.select("_i", *(F.col(c).cast(types[c]).alias(c) for c in partition_by))
     try:
         hits = {row["_i"] for row in typed.filter(F.expr(predicate)).select("_i").collect()}

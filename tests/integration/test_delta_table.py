@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -254,3 +255,30 @@ def test_partition_values_round_trip_with_types(spark, warehouse):
     assert by_delta_rs == sorted(rows, key=lambda r: r[0])
     only = table.to_spark(spark, filters=[("label", "=", "a b/c=d%e")])
     assert [r["id"] for r in only.collect()] == [1]
+
+
+def test_a_failed_spark_write_leaves_no_staging_directory(spark, table):
+    from pyspark.errors import PySparkException
+    from pyspark.sql import functions as F
+
+    before = table.version
+    failing = events(spark, [("x", D3, 1.0, "new")]).withColumn(
+        "status", F.when(F.col("event_id") == "x", F.raise_error(F.lit("boom"))).cast("string")
+    )
+    with pytest.raises(PySparkException, match="boom"):
+        table.write(failing)
+    assert table.version == before
+    assert list((Path(table.uri) / "_staging").iterdir()) == []
+
+
+def test_a_task_meeting_partitions_interleaved_writes_one_file_for_each(spark, warehouse):
+    table = warehouse.create(EVENTS)
+    start = dt.date(2024, 1, 1)
+    rows = [(f"e{i:03d}", start + dt.timedelta(days=i % 40), float(i), "new") for i in range(120)]
+    table.write(events(spark, rows).coalesce(1))  # one task, the 40 days in turn
+    assert rows_of(table.to_spark(spark)) == sorted(rows)
+    actions = pa.table(DeltaTable(table.uri).get_add_actions(flatten=True)).to_pylist()
+    by_day = sorted(
+        (a["partition.event_date"], a["num_records"], a["min.event_id"]) for a in actions
+    )
+    assert by_day == [(start + dt.timedelta(days=d), 3, f"e{d:03d}") for d in range(40)]
