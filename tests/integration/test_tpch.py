@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -192,6 +193,17 @@ def test_above_the_failure_limit_nothing_is_written(spark, dirty_lake):
     assert table.version == before
     quarantine = Warehouse.from_config(cfg).table("ops.quarantine").to_spark(spark)
     assert quarantine.where(f"run_date = DATE'{TOO_DIRTY_DAY}'").count() == 30
+
+
+def test_an_aborted_fast_path_leaves_no_staging_files(spark, dirty_lake):
+    cfg, _ = dirty_lake
+    drop = drop_dir(cfg.path("landing"), "region", TOO_DIRTY_DAY)
+    drop.mkdir(parents=True)
+    (drop / "region.csv").write_text("r_regionkey,r_name,r_comment\n0,AFRICA,ok\nx,ASIA,bad\n")
+    with pytest.raises(QualityGateError):  # 1 of 2 rows fails, the limit is 1%
+        load(spark, cfg, TOO_DIRTY_DAY, tables=["region"], generate=False, gx_sample_rows=0)
+    staging = Warehouse.from_config(cfg).table("tpch.region").uri + "/_staging"
+    assert [p.name for p in Path(staging).glob("*")] == []
 
 
 def test_the_cli_explains_ingest_tpch(test_environ):

@@ -7,13 +7,14 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from py4j.protocol import Py4JJavaError
 from pyspark.errors import PySparkException
 from pyspark.sql import types as T
 
 from jobs._bulk_csv import (
     BAD_ROW,
-    CORRUPT,
     MALFORMED,
+    UNREADABLE,
     check_headers,
     guard_rows,
     malformed,
@@ -34,7 +35,6 @@ SCHEMA = T.StructType(
         T.StructField("note", T.StringType()),
     ]
 )
-WITH_CORRUPT = T.StructType([*SCHEMA.fields, T.StructField(CORRUPT, T.StringType())])
 SUITE = QualitySuite.model_validate(
     {
         "table": "tpch.tiny",
@@ -48,41 +48,32 @@ DAY = dt.date(1996, 3, 13)
 
 
 def typed(spark, rows):
-    return spark.createDataFrame(rows, WITH_CORRUPT)
+    return spark.createDataFrame(rows, SCHEMA)
 
 
-def test_a_corrupt_record_or_a_replaced_byte_is_malformed(spark):
-    rows = typed(
-        spark,
-        [
-            (1, Decimal("1.00"), DAY, "fine", None),
-            (2, None, DAY, "x", "2,abc,1996-03-13,x"),
-            (3, Decimal("1.00"), DAY, "caf\ufffd", None),
-        ],
-    )
+def test_a_replaced_byte_is_malformed(spark):
+    rows = typed(spark, [(1, Decimal("1.00"), DAY, "fine"), (3, Decimal("1.00"), DAY, "caf\ufffd")])
     flags = rows.select("k", malformed(SCHEMA).alias("m")).collect()
-    assert {r["k"]: r["m"] for r in flags} == {1: False, 2: True, 3: True}
+    assert {r["k"]: r["m"] for r in flags} == {1: False, 3: True}
 
 
 def test_the_guard_passes_clean_rows_untouched(spark):
-    rows = typed(
-        spark, [(1, Decimal("1.00"), DAY, "a", None), (2, Decimal("10.00"), DAY, "b", None)]
-    )
+    rows = typed(spark, [(1, Decimal("1.00"), DAY, "a"), (2, Decimal("10.00"), DAY, "b")])
     got = guard_rows(rows, SUITE, schema=SCHEMA).select(*SCHEMA.fieldNames())
-    assert sorted(got.collect()) == sorted(rows.drop(CORRUPT).collect())
+    assert sorted(got.collect()) == sorted(rows.collect())
 
 
 @pytest.mark.parametrize(
     "bad_row",
     [
-        (2, Decimal("10.01"), DAY, "above the range", None),
-        (None, Decimal("1.00"), DAY, "no key", None),
-        (2, None, None, None, "2,abc"),
+        (2, Decimal("10.01"), DAY, "above the range"),
+        (None, Decimal("1.00"), DAY, "no key"),
+        (2, Decimal("1.00"), DAY, "caf\ufffd"),
     ],
     ids=["rule", "not_null", "malformed"],
 )
 def test_the_guard_raises_on_the_first_bad_row(spark, bad_row):
-    rows = typed(spark, [(1, Decimal("1.00"), DAY, "a", None), bad_row])
+    rows = typed(spark, [(1, Decimal("1.00"), DAY, "a"), bad_row])
     with pytest.raises(PySparkException, match=BAD_ROW):
         guard_rows(rows, SUITE, schema=SCHEMA).collect()
 
@@ -120,10 +111,22 @@ def test_type_lines_names_each_kind_of_malformed_line(spark):
 
 def test_read_csv_reads_with_the_schema_types(spark, tmp_path):
     path = tmp_path / "t.csv"
-    path.write_text("k,price,day,note\n1,0.04,1996-03-13,plain\n2,x,1996-03-13,bad\n")
-    got = {r["k"]: r for r in read_csv(spark, [path], SCHEMA).collect()}
-    assert (got[1]["price"], got[1]["day"], got[1][CORRUPT]) == (Decimal("0.04"), DAY, None)
-    assert got[2][CORRUPT] == "2,x,1996-03-13,bad"
+    path.write_text('k,price,day,note\n1,0.04,1996-03-13,plain\n2,1.00,1996-03-14,"a, b"\n')
+    got = [tuple(r) for r in read_csv(spark, [path], SCHEMA).collect()]
+    want = [(1, Decimal("0.04"), DAY, "plain"), (2, Decimal("1.00"), dt.date(1996, 3, 14), "a, b")]
+    assert sorted(got) == want
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["2,x,1996-03-13,bad", "2,1.00,1996-03-13", "2,1.00,1996-03-13,a,b", '2,"1.00,1996-03-13,x'],
+    ids=["unconvertible", "a field short", "a field too many", "bad quoting"],
+)
+def test_read_csv_stops_at_a_line_it_cannot_read(spark, tmp_path, line):
+    path = tmp_path / "t.csv"
+    path.write_text(f"k,price,day,note\n1,0.04,1996-03-13,plain\n{line}\n")
+    with pytest.raises((PySparkException, Py4JJavaError), match=UNREADABLE):
+        read_csv(spark, [path], SCHEMA).collect()
 
 
 def test_a_header_naming_other_columns_is_refused(tmp_path):
