@@ -10,9 +10,10 @@ rows, 773 MB; ``--rows N`` below 5M picks a smaller scale factor, N / 6M, for a 
 - once more after the repetitions, the candidate with great-expectations confirming the flags
   on a 10,000-row sample (``--gx-sample-rows 10000``), to show what that costs.
 
-Generating the data and deleting outputs are not timed. Repetitions alternate the order, each
-side's median is reported, and so is the CPU time of the JVM plus this process (the machine's
-other load shows in wall time more than in CPU time).
+Generating the data, checking the candidate's table (row count, fast path) and deleting outputs
+are not timed. Repetitions alternate the order, each side's median is reported, and so is the
+CPU time of the JVM plus this process (the machine's other load shows in wall time more than in
+CPU time).
 """
 
 from __future__ import annotations
@@ -75,13 +76,15 @@ def _measure(spark, cfg: Config, home: Path, drop, *, reps: int, report) -> Outc
     schema = source_schema(LINEITEM)
     warehouse = Path(cfg.warehouse_uri)
 
-    def baseline(drop, rep: int) -> None:
-        target = home / f"parquet-{rep}"
+    loads = []  # the candidate's, checked once its clock has stopped
+
+    def baseline(drop) -> Path:
+        target = home / "parquet"
         reader = spark.read.schema(schema).option("header", True)
         reader.csv(str(drop.path)).write.parquet(str(target))
-        shutil.rmtree(target)
+        return target
 
-    def candidate(drop, rep: int, *, gx_sample_rows: int | None = None) -> None:
+    def candidate(drop, *, gx_sample_rows: int | None = None) -> Path:
         day = dt.date.fromisoformat(drop.path.parent.name)  # the drop's run date
         context = RunContext.start("bench_ingest_tpch", day)
         (load,) = ingest_tpch.run(
@@ -93,18 +96,17 @@ def _measure(spark, cfg: Config, home: Path, drop, *, reps: int, report) -> Outc
             generate=False,
             gx_sample_rows=gx_sample_rows,
         ).loads
-        if rep == 0:
-            _verify(cfg, load, drop.rows)
-        shutil.rmtree(warehouse)
+        loads.append(load)
+        return warehouse
 
-    def candidate_gx_sample(drop, rep: int) -> None:
-        candidate(drop, rep, gx_sample_rows=GX_SAMPLE_ROWS)
+    def candidate_gx_sample(drop) -> Path:
+        return candidate(drop, gx_sample_rows=GX_SAMPLE_ROWS)
 
     sides = {"baseline": baseline, "candidate": candidate}
     report(f"warming up (untimed run of each side on the first {WARM_UP_LINES:,} lines)")
     head = _head(cfg, drop)
     for side in (baseline, candidate_gx_sample):  # the GX import too
-        side(head, rep=-1)
+        shutil.rmtree(side(head))
     seconds: dict[str, list[float]] = {side: [] for side in WHAT}
     cpu: dict[str, list[float]] = {side: [] for side in WHAT}
 
@@ -113,10 +115,13 @@ def _measure(spark, cfg: Config, home: Path, drop, *, reps: int, report) -> Outc
         report(f"{step}: {side}")
         _settle()
         cpu_start, started = _cpu_seconds(), time.perf_counter()
-        run_side(drop, rep)
+        written = run_side(drop)
         seconds[side].append(time.perf_counter() - started)
         cpu[side].append(_cpu_seconds() - cpu_start)
         report(f"{step}: {side} {seconds[side][-1]:.1f} s")
+        if side != "baseline":
+            _verify(cfg, loads[-1], drop.rows)
+        shutil.rmtree(written)
 
     load_before = os.getloadavg()[0]
     for rep in range(reps):
