@@ -22,6 +22,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from bench._measure import bench_environ, settle, spark_session
 from bench._record import BenchError, Outcome
 from lakehouse import Config, Table, TableContract, Warehouse, build_spark, load_config
 
@@ -62,7 +63,7 @@ TRANSACTIONS = TableContract(
 def run(*, rows: int, reps: int, report: Callable[[str], None]) -> Outcome:
     home = Path(tempfile.mkdtemp(prefix="bench-delta-write-"))
     try:
-        cfg = load_config("local", environ=_environ(home))
+        cfg = load_config("local", environ=bench_environ(home))
         report(f"starting Spark ({cfg.spark.master}, driver memory {cfg.spark.driver_memory})")
         spark = build_spark("bench-delta-write", cfg)
         try:
@@ -101,13 +102,6 @@ def transactions(spark: SparkSession, rows: int) -> DataFrame:
     )
 
 
-def _environ(home: Path) -> dict[str, str]:
-    # The caller's LAKEHOUSE__* overrides (e.g. SPARK__MASTER) apply; the state dir is ours.
-    overrides = {k: v for k, v in os.environ.items() if k.startswith("LAKEHOUSE__")}
-    quiet = {"LAKEHOUSE__SPARK__UI_ENABLED": "false", "LAKEHOUSE__SPARK__LOG_LEVEL": "ERROR"}
-    return {**quiet, **overrides, "LAKEHOUSE_HOME": str(home)}
-
-
 def _measure(
     spark: SparkSession,
     cfg: Config,
@@ -125,7 +119,7 @@ def _measure(
 
     def baseline(rep: int) -> tuple[float, int]:
         target = home / f"parquet-{rep}"
-        _settle()
+        settle()
         started = time.perf_counter()
         txns.write.mode("overwrite").partitionBy("txn_date").parquet(str(target))
         seconds = time.perf_counter() - started
@@ -138,7 +132,7 @@ def _measure(
         table = Warehouse(
             str(root), max_records_per_file=cfg.warehouse.max_records_per_file
         ).create(TRANSACTIONS)
-        _settle()
+        settle()
         started = time.perf_counter()
         result = table.write(txns, mode="append")
         seconds = time.perf_counter() - started
@@ -165,11 +159,6 @@ def _measure(
     # the figures measured contention, not the code.
     load = {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)}
     return _outcome(spark, cfg, rows=rows, seconds=seconds, files=files, load=load)
-
-
-def _settle() -> None:
-    # Flush the previous repetition's dirty pages so their writeback is not billed to this one.
-    os.sync()
 
 
 def _warm_up(spark: SparkSession, home: Path, *, rows: int) -> None:
@@ -225,12 +214,7 @@ def _outcome(
         "goal_ratio": GOAL_RATIO,
         "meets_goal": ratio <= GOAL_RATIO,
         "load_average_1m": load,
-        "spark": {
-            "master": cfg.spark.master,
-            "default_parallelism": spark.sparkContext.defaultParallelism,
-            "driver_memory": cfg.spark.driver_memory,
-            "max_records_per_file": cfg.warehouse.max_records_per_file,
-        },
+        "spark": spark_session(spark, cfg, max_records_per_file=cfg.warehouse.max_records_per_file),
     }
     figures = {
         "delta_write_ratio_vs_parquet": ratio,

@@ -39,10 +39,9 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
 
+from bench._measure import bench_environ, cpu_seconds, settle, spark_session
 from bench._record import REPO_ROOT, BenchError, Outcome
-from bench.delta_write import _environ, _settle
 from bench.feature_sql import KEYS, SOURCES, feature_tables, find_differences
-from bench.ingest_tpch import _cpu_seconds
 from lakehouse import Config, build_spark, load_config
 from lakehouse.generate import GeneratorSpec
 
@@ -74,7 +73,7 @@ def run(*, rows: int, reps: int, report: Callable[[str], None]) -> Outcome:
     try:
         # local[2] unless the caller's LAKEHOUSE__SPARK__MASTER says otherwise
         cfg = load_config(
-            "local", environ={"LAKEHOUSE__SPARK__MASTER": SPARK_MASTER, **_environ(home)}
+            "local", environ={"LAKEHOUSE__SPARK__MASTER": SPARK_MASTER, **bench_environ(home)}
         )
         report(f"starting Spark ({cfg.spark.master}, driver memory {cfg.spark.driver_memory})")
         spark = build_spark("bench-features", cfg)
@@ -253,11 +252,11 @@ def _measure(spark, cfg: Config, home: Path, spec: GeneratorSpec, silver, *, rep
         for side in order:
             report(f"rep {rep + 1}/{reps}: {side}")
             out = home / f"{side}-{rep}"
-            _settle()
-            cpu_start, started = _cpu_seconds(), time.perf_counter()
+            settle()
+            cpu_start, started = cpu_seconds(), time.perf_counter()
             took = sides[side](out, day=as_of, days=spec.days)
             seconds[side].append(time.perf_counter() - started)
-            cpu[side].append(_cpu_seconds() - cpu_start)
+            cpu[side].append(cpu_seconds() - cpu_start)
             for view, s in took.items():
                 per_view[side][view].append(s)
             report(f"rep {rep + 1}/{reps}: {side} {seconds[side][-1]:.1f} s")
@@ -350,12 +349,7 @@ def _outcome(spark, cfg, spec, *, input_rows, seconds, cpu, per_view, verdict, u
         **verdict,
         "views_not_compared": unmatched,
         "load_average_1m": load,
-        "spark_session": {
-            "master": cfg.spark.master,
-            "default_parallelism": spark.sparkContext.defaultParallelism,
-            "driver_memory": cfg.spark.driver_memory,
-            "shuffle_partitions": cfg.spark.shuffle_partitions,
-        },
+        "spark_session": spark_session(spark, cfg, shuffle_partitions=cfg.spark.shuffle_partitions),
     }
     figures = {
         "features_ratio_vs_duckdb": ratio,

@@ -28,8 +28,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from bench._measure import bench_environ, cpu_seconds, settle, spark_session
 from bench._record import BenchError, Outcome
-from bench.delta_write import _environ, _settle
 from lakehouse import Config, Warehouse, build_spark, load_config
 
 GOAL_RATIO = 1.3
@@ -50,7 +50,7 @@ WHAT = {
 def run(*, rows: int, reps: int, report: Callable[[str], None]) -> Outcome:
     home = Path(tempfile.mkdtemp(prefix="bench-ingest-tpch-"))
     try:
-        cfg = load_config("local", environ=_environ(home))
+        cfg = load_config("local", environ=bench_environ(home))
         sf = 1.0 if rows >= FULL_SIZE_ROWS else max(0.001, round(rows / SF1_ROWS, 3))
         report(f"generating TPC-H sf {sf} with DuckDB (not timed)")
         from lakehouse.generate.tpch import write_tpch_drops
@@ -113,11 +113,11 @@ def _measure(spark, cfg: Config, home: Path, drop, *, reps: int, report) -> Outc
     def timed(side: str, run_side, rep: int) -> None:
         step = f"rep {rep + 1}/{reps}" if rep < reps else "extra run"
         report(f"{step}: {side}")
-        _settle()
-        cpu_start, started = _cpu_seconds(), time.perf_counter()
+        settle()
+        cpu_start, started = cpu_seconds(), time.perf_counter()
         written = run_side(drop)
         seconds[side].append(time.perf_counter() - started)
-        cpu[side].append(_cpu_seconds() - cpu_start)
+        cpu[side].append(cpu_seconds() - cpu_start)
         report(f"{step}: {side} {seconds[side][-1]:.1f} s")
         if side != "baseline":
             _verify(cfg, loads[-1], drop.rows)
@@ -159,21 +159,6 @@ def _verify(cfg: Config, load, rows: int) -> None:
         )
 
 
-def _cpu_seconds() -> float:
-    """CPU time of this process and its children still running (the JVM)."""
-    own = os.times()
-    total = own.user + own.system
-    ticks = os.sysconf("SC_CLK_TCK")
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == os.getpid():  # ppid
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
-
-
 def _outcome(spark, cfg: Config, drop, *, seconds, cpu, load) -> Outcome:
     medians = {side: statistics.median(took) for side, took in seconds.items()}
     sides = {
@@ -203,11 +188,7 @@ def _outcome(spark, cfg: Config, drop, *, seconds, cpu, load) -> Outcome:
         "meets_goal": ratio <= GOAL_RATIO,
         "ratio_with_gx_sample_vs_spark_parquet": round(with_gx, 3),
         "load_average_1m": load,
-        "spark": {
-            "master": cfg.spark.master,
-            "default_parallelism": spark.sparkContext.defaultParallelism,
-            "driver_memory": cfg.spark.driver_memory,
-        },
+        "spark": spark_session(spark, cfg),
     }
     figures = {
         "ingest_ratio_vs_spark_parquet": ratio,
