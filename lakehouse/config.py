@@ -22,6 +22,8 @@ from lakehouse.errors import ConfigError
 __all__ = [
     "Config",
     "KafkaConfig",
+    "MlflowConfig",
+    "ModelsConfig",
     "MySQLConfig",
     "RedshiftConfig",
     "S3Config",
@@ -119,11 +121,52 @@ class QualityConfig(_Section):
     confirm_with_gx: bool = True
 
 
+class MlflowConfig(_Section):
+    """MLflow tracking and model registry. Unset (local), a sqlite database and an artifact
+    directory under LAKEHOUSE_HOME/mlflow; in production, the tracking server's URL."""
+
+    tracking_uri: str | None = None
+    registry_uri: str | None = None  # defaults to the tracking URI
+    artifact_root: str | None = None  # for new experiments; default LAKEHOUSE_HOME/mlflow/artifacts
+    experiment: str = "lakehouse"
+
+
+class ChurnModelConfig(_Section):
+    # Churned on snapshot date D: no transaction in (D, D + horizon_days].
+    horizon_days: int = Field(default=30, ge=1)
+    # Snapshots (training rows are customers active in the active_days up to each) every
+    # snapshot_every_days over the training window; the last holdout_days of labelled
+    # snapshots are the test window, the validation_days before them the validation window.
+    active_days: int = Field(default=30, ge=1)
+    snapshot_every_days: int = Field(default=7, ge=1)
+    validation_days: int = Field(default=14, ge=1)
+    holdout_days: int = Field(default=14, ge=1)
+    # A challenger becomes champion only if its holdout ROC-AUC beats the champion's on the
+    # same holdout by at least this much.
+    champion_margin: float = Field(default=0.002, ge=0.0)
+
+
+class ScoringConfig(_Section):
+    # Rows per Arrow batch handed to the scoring UDF (spark.sql.execution.arrow.maxRecordsPerBatch).
+    arrow_batch_size: int = Field(default=50_000, ge=1)
+    reason_codes: int = Field(default=3, ge=1, le=10)
+    # Reason codes: exact SHAP contributions for the top deciles (the rows someone reads),
+    # XGBoost's approximate contributions for the rest.
+    exact_reason_deciles: int = Field(default=1, ge=0, le=10)
+    alert_threshold: float = Field(default=0.8, gt=0.0, lt=1.0)
+
+
+class ModelsConfig(_Section):
+    churn: ChurnModelConfig = ChurnModelConfig()
+    scoring: ScoringConfig = ScoringConfig()
+
+
 class PathsConfig(_Section):
     # Relative paths resolve against LAKEHOUSE_HOME.
     landing: str = "landing"
     truth: str = "truth"
     services: str = "services"
+    mlflow: str = "mlflow"
 
 
 class Config(_Section):
@@ -138,6 +181,8 @@ class Config(_Section):
     s3: S3Config = S3Config()
     pii: PiiConfig = PiiConfig()
     quality: QualityConfig = QualityConfig()
+    mlflow: MlflowConfig = MlflowConfig()
+    models: ModelsConfig = ModelsConfig()
     paths: PathsConfig = PathsConfig()
 
     def pii_key(self) -> bytes:
@@ -153,9 +198,19 @@ class Config(_Section):
             path.chmod(0o600)
         return path.read_bytes().strip()
 
-    def path(self, name: Literal["landing", "truth", "services"]) -> Path:
+    def path(self, name: Literal["landing", "truth", "services", "mlflow"]) -> Path:
         """A state path (landing area, generator truth, service data) made absolute."""
         return (self.home / getattr(self.paths, name)).resolve()
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        """The MLflow tracking URI: the configured server, else a sqlite file under HOME."""
+        return self.mlflow.tracking_uri or f"sqlite:///{self.path('mlflow') / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifact_root(self) -> str:
+        """Where new experiments keep their artifacts (the server decides when it is remote)."""
+        return self.mlflow.artifact_root or (self.path("mlflow") / "artifacts").as_uri()
 
     @property
     def warehouse_uri(self) -> str:
