@@ -88,6 +88,12 @@ class RedshiftConfig(_Section):
     user: str = "lakehouse"
     schema_name: str = "public"
     password: SecretStr | None = None
+    # How lakehouse.publish gets rows into the stage table: "client" streams them over the
+    # connection (COPY FROM STDIN: PostgreSQL, the local stand-in); "s3" has Redshift read the
+    # Parquet files published to S3 (COPY ... FORMAT AS PARQUET), assuming iam_role.
+    load_method: Literal["client", "s3"] = "client"
+    iam_role: str | None = None  # the role's ARN; an identifier, not a secret
+    connect_timeout: int = Field(default=10, ge=1)
 
 
 class KafkaConfig(_Section):
@@ -104,6 +110,9 @@ class S3Config(_Section):
     endpoint_url: str | None = "http://127.0.0.1:15000"
     region: str = "us-east-1"
     buckets: tuple[str, ...] = ("lakehouse-landing", "lakehouse-scores")
+    # Published scores: s3://<scores_bucket>/<scores_prefix>/<table>/score_date=D/part-0.parquet
+    scores_bucket: str = "lakehouse-scores"
+    scores_prefix: str = "scores"
     access_key_id: SecretStr | None = None
     secret_access_key: SecretStr | None = None
 
