@@ -10,6 +10,7 @@ __all__ = [
     "LakehouseError",
     "NotADeltaTableError",
     "PredicateError",
+    "PublishError",
     "SchemaMismatchError",
     "ServiceError",
     "SourceUnavailableError",
@@ -57,6 +58,10 @@ class WriteConflictError(LakehouseError):
 
 class PredicateError(LakehouseError):
     """A replace_where predicate or read filter is invalid for the table."""
+
+
+class PublishError(LakehouseError):
+    """Publishing a run date to S3 or Redshift failed; the target keeps the rows it had."""
 
 
 class ServiceError(LakehouseError):
