@@ -8,6 +8,8 @@ __all__ = [
     "CorruptTableError",
     "FeatureDefinitionError",
     "LakehouseError",
+    "ModelInputError",
+    "ModelNotFoundError",
     "NotADeltaTableError",
     "PredicateError",
     "PublishError",
@@ -75,3 +77,11 @@ class SourceUnavailableError(LakehouseError):
 class FeatureDefinitionError(LakehouseError):
     """A feature store declaration (entity, source, view) is invalid, or a view's transform
     returned other columns than it declares."""
+
+
+class ModelNotFoundError(LakehouseError):
+    """No model (or no version with the alias) by that name in the MLflow registry."""
+
+
+class ModelInputError(LakehouseError):
+    """Rows given to a model lack a feature it was trained on, or hold one of the wrong type."""
