@@ -176,6 +176,8 @@ class PathsConfig(_Section):
     truth: str = "truth"
     services: str = "services"
     mlflow: str = "mlflow"
+    # Files for consumers outside the warehouse, e.g. exports/churn_scores/score_date=D/.
+    exports: str = "exports"
 
 
 class Config(_Section):
@@ -207,8 +209,8 @@ class Config(_Section):
             path.chmod(0o600)
         return path.read_bytes().strip()
 
-    def path(self, name: Literal["landing", "truth", "services", "mlflow"]) -> Path:
-        """A state path (landing area, generator truth, service data) made absolute."""
+    def path(self, name: Literal["landing", "truth", "services", "mlflow", "exports"]) -> Path:
+        """A state path (landing area, generator truth, service data, exports) made absolute."""
         return (self.home / getattr(self.paths, name)).resolve()
 
     @property
