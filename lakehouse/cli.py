@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     generate_command.add_parser(commands)
     _cli_jobs.add_parsers(commands, date_type=_date)
+    from lakehouse.publish import command as publish_command
+
+    publish_command.add_parser(commands, date_type=_date)
     commands.add_parser("config", help="print the effective configuration (secrets hidden)")
     demo = commands.add_parser(
         "demo", help="run the end-to-end demo on embedded defaults and print what it produced"
@@ -128,6 +131,10 @@ def _dispatch(args: argparse.Namespace, cfg: Config, job_args: list[str]) -> int
         return _cli_jobs.batch(args, cfg, console)
     if args.command == "quality":
         return _cli_jobs.quality(args, cfg, console)
+    if args.command == "publish":
+        from lakehouse.publish import command as publish_command
+
+        return publish_command.run(args, cfg, console)
     if args.command == "generate":
         from lakehouse.generate import command as generate_command
 
