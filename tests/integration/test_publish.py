@@ -22,7 +22,7 @@ from rich.console import Console
 
 from lakehouse import Config
 from lakehouse.delta import Warehouse
-from lakehouse.errors import PublishError, SchemaMismatchError
+from lakehouse.errors import ConfigError, PublishError, SchemaMismatchError
 from lakehouse.publish import load_run_date, publish_run_date, write_run_date
 from lakehouse.publish._rows import file_columns
 from lakehouse.publish.command import run as run_command
@@ -188,7 +188,7 @@ def test_an_s3_load_without_an_iam_role_is_refused_before_connecting(pub_cfg):
     rs = pub_cfg.redshift.model_copy(update={"load_method": "s3", "port": 1})
     s3_cfg = pub_cfg.model_copy(update={"redshift": rs})
 
-    with pytest.raises(Exception, match=r"LAKEHOUSE__REDSHIFT__IAM_ROLE"):
+    with pytest.raises(ConfigError, match=r"LAKEHOUSE__REDSHIFT__IAM_ROLE"):
         load_run_date(
             churn(D1, {"c1": 0.5}), CHURN_SCORES, cfg=s3_cfg, run_date=D1, s3_uri="s3://b/p/"
         )
