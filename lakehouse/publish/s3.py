@@ -38,8 +38,9 @@ def s3_filesystem(cfg: Config) -> pafs.S3FileSystem:
     """pyarrow's S3 filesystem for cfg.s3. Keys from the config, else (no endpoint, i.e. AWS)
     the default chain: environment, profile, instance role. A local or docker endpoint without
     keys gets moto's dummy ones; buckets may be created only there."""
+    from lakehouse.services.s3 import LOCAL_KEY  # here: importing services loads boto3
+
     s3 = cfg.s3
-    from lakehouse.services.s3 import LOCAL_KEY  # moto accepts any key
 
     local = s3.endpoint_url is not None
     key_id = s3.access_key_id.get_secret_value() if s3.access_key_id else None
@@ -76,12 +77,11 @@ def write_run_date(
     *,
     cfg: Config,
     run_date: dt.date,
-    filesystem: pafs.FileSystem | None = None,
 ) -> str:
     """Publish ``run_date``'s rows (checked against the contract) and return the date's
     prefix as ``s3://.../score_date=D/``, the URI Redshift's COPY reads."""
     checked = rows_for_date(rows, contract, run_date=run_date)
-    fs = filesystem or s3_filesystem(cfg)
+    fs = s3_filesystem(cfg)
     base = date_prefix(contract, cfg=cfg, run_date=run_date)
     try:
         if cfg.s3.endpoint_url is not None:

@@ -12,13 +12,13 @@ from pyspark.sql import types as T
 
 from lakehouse import TableContract, load_config
 from lakehouse.errors import ConfigError, ContractError
-from lakehouse.publish.redshift import (
+from lakehouse.publish.s3 import date_prefix
+from lakehouse.publish.statements import (
     copy_from_s3_sql,
     create_table_sql,
     replace_date_sql,
     stage_table_sql,
 )
-from lakehouse.publish.s3 import date_prefix
 from lakehouse.publish.tableau import VIEWS, view_sql
 from schemas.scores import CHURN_SCORES, NEXT_BEST_OFFERS
 
