@@ -171,7 +171,8 @@ def _copy_rows(conn: psycopg.Connection, rows: pa.Table, statement: sql.Composed
 def _check_stage(
     conn: psycopg.Connection, contract: TableContract, stage: str, *, expected: int
 ) -> None:
-    duplicates = conn.execute(duplicate_keys_sql(contract, stage)).fetchall()
+    statement = duplicate_keys_sql(contract, stage)
+    duplicates = conn.execute(statement).fetchall() if statement else []
     if duplicates:
         raise PublishError(
             f"{contract.name}: the rows repeat primary key {contract.primary_key}, e.g. "

@@ -133,8 +133,11 @@ def copy_from_s3_sql(stage: str, *, uri: str, iam_role: str | None) -> sql.Compo
     )
 
 
-def duplicate_keys_sql(contract: TableContract, stage: str) -> sql.Composed:
+def duplicate_keys_sql(contract: TableContract, stage: str) -> sql.Composed | None:
+    """Up to three keys the stage holds twice; None for a contract without a key."""
     keys = [k for k in contract.primary_key if k != partition_column(contract)]
+    if not keys:
+        return None
     columns = sql.SQL(", ").join(map(sql.Identifier, keys))
     return sql.SQL("SELECT {}, COUNT(*) FROM {} GROUP BY {} HAVING COUNT(*) > 1 LIMIT 3").format(
         columns, sql.Identifier(stage), columns

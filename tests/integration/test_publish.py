@@ -17,10 +17,11 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import write_deltalake
 from pyarrow import fs as pafs
+from pyspark.sql import types as T
 from pyspark.sql.pandas.types import to_arrow_schema
 from rich.console import Console
 
-from lakehouse import Config
+from lakehouse import Config, TableContract
 from lakehouse.delta import Warehouse
 from lakehouse.errors import ConfigError, PublishError, SchemaMismatchError
 from lakehouse.publish import load_run_date, publish_run_date, write_run_date
@@ -177,6 +178,44 @@ def test_repeated_keys_are_refused_before_anything_is_replaced(pub_cfg):
         load_run_date(twice, CHURN_SCORES, cfg=pub_cfg, run_date=D1)
 
     assert churn_rows(pub_cfg) == [(D1, "c1", 0.9, 1, "c1 spend down", "fewer active days")]
+
+
+def test_text_and_timestamps_arrive_as_written(pub_cfg):
+    """The client path streams CSV: an empty string must stay '' and only NULL be NULL;
+    quotes, commas, newlines and non-ASCII text pass unchanged; timestamps stay UTC."""
+    rows = anomalies(D1)
+    texts = ["", 'a "quoted", multi\nline reason in Düsseldorf']
+    rows = rows.set_column(6, "reason", pa.array(texts))
+
+    load_run_date(rows, TRANSACTION_ANOMALIES, cfg=pub_cfg, run_date=D1)
+
+    got = query(pub_cfg, "SELECT txn_id, reason, txn_ts, is_alert FROM transaction_anomalies")
+    at = dt.datetime(2024, 5, 1, 23, 59, 30)
+    assert sorted(got) == [("t1", texts[0], at, True), ("t2", texts[1], at, False)]
+
+
+def test_a_new_nullable_contract_column_is_added_to_the_existing_table(pub_cfg):
+    def probe(version: int, *extra: T.StructField) -> TableContract:
+        fields = [T.StructField("score_date", T.DateType(), False), *extra]
+        return TableContract(
+            name="gold.publish_probe",
+            owner="t",
+            description="t",
+            version=version,
+            partition_by=("score_date",),
+            schema=T.StructType(fields),
+        )
+
+    v1 = probe(1, T.StructField("a", T.StringType(), False))
+    v2 = probe(2, T.StructField("a", T.StringType(), False), T.StructField("b", T.LongType()))
+    load_run_date(arrow(v1, [{"score_date": D1, "a": "x"}]), v1, cfg=pub_cfg, run_date=D1)
+
+    load_run_date(arrow(v2, [{"score_date": D2, "a": "y", "b": 7}]), v2, cfg=pub_cfg, run_date=D2)
+
+    got = query(pub_cfg, "SELECT score_date, a, b FROM publish_probe ORDER BY score_date")
+    assert got == [(D1, "x", None), (D2, "y", 7)]
+    with pytest.raises(SchemaMismatchError, match=r"beyond new nullable columns"):
+        load_run_date(arrow(v1, [{"score_date": D1, "a": "z"}]), v1, cfg=pub_cfg, run_date=D1)
 
 
 def test_rows_of_another_date_are_refused(pub_cfg):
