@@ -18,6 +18,7 @@ __all__ = [
     "SourceUnavailableError",
     "TableExistsError",
     "TableNotFoundError",
+    "TrainingDataError",
     "WriteConflictError",
 ]
 
@@ -85,3 +86,7 @@ class ModelNotFoundError(LakehouseError):
 
 class ModelInputError(LakehouseError):
     """Rows given to a model lack a feature it was trained on, or hold one of the wrong type."""
+
+
+class TrainingDataError(LakehouseError):
+    """The data cannot train a model: too little history, too few labelled rows, one class."""
