@@ -60,6 +60,14 @@ JOBS: tuple[tuple[str, str | None, str, tuple[str, ...], str], ...] = (
         (),
         "feature views -> offline and online tables (--run-date D [--from-date A] [--view V])",
     ),
+    (
+        "train",
+        None,
+        "train",
+        (),
+        "features + labels -> a model in the MLflow registry, champion or challenger "
+        "(--model churn --run-date D)",
+    ),
 )
 GROUPS = {
     "ingest": "run an ingest job (the same code as spark-submit jobs/ingest_*.py)",
