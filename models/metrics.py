@@ -24,7 +24,7 @@ __all__ = [
     "top_decile_lift",
 ]
 
-_EPS = 1e-15  # log loss clips probabilities to [eps, 1 - eps], as scikit-learn does
+_EPS = float(np.finfo(np.float64).eps)  # log loss clips to [eps, 1 - eps], as scikit-learn does
 
 
 def _arrays(labels, scores) -> tuple[np.ndarray, np.ndarray]:
