@@ -6,6 +6,7 @@ __all__ = [
     "ConfigError",
     "ContractError",
     "CorruptTableError",
+    "DataLossError",
     "FeatureDefinitionError",
     "LakehouseError",
     "ModelInputError",
@@ -15,9 +16,11 @@ __all__ = [
     "PublishError",
     "SchemaMismatchError",
     "ServiceError",
+    "SourceOptionError",
     "SourceUnavailableError",
     "TableExistsError",
     "TableNotFoundError",
+    "TopicNotFoundError",
     "TrainingDataError",
     "WriteConflictError",
 ]
@@ -73,6 +76,18 @@ class ServiceError(LakehouseError):
 
 class SourceUnavailableError(LakehouseError):
     """A source system (database, broker, object store) does not answer."""
+
+
+class SourceOptionError(LakehouseError):
+    """A source's read options are missing, unknown, conflicting or of the wrong value."""
+
+
+class TopicNotFoundError(LakehouseError):
+    """A Kafka topic (or partition) a read names does not exist on the broker."""
+
+
+class DataLossError(LakehouseError):
+    """Offsets a stream still had to read are gone (retention, a recreated topic)."""
 
 
 class FeatureDefinitionError(LakehouseError):
