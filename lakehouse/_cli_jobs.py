@@ -68,6 +68,14 @@ JOBS: tuple[tuple[str, str | None, str, tuple[str, ...], str], ...] = (
         "features + labels -> a model in the MLflow registry, champion or challenger "
         "(--model churn --run-date D)",
     ),
+    (
+        "score",
+        None,
+        "score",
+        (),
+        "registered model + features -> gold.churn_scores and Parquet for a run date "
+        "(--model churn --run-date D [--alias A] [--publish])",
+    ),
 )
 GROUPS = {
     "ingest": "run an ingest job (the same code as spark-submit jobs/ingest_*.py)",
