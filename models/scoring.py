@@ -46,6 +46,7 @@ __all__ = [
     "decile_thresholds",
     "predict_scores",
     "score_churn",
+    "score_with_reasons",
     "top_reasons",
 ]
 
@@ -127,19 +128,44 @@ def score_churn(
         thresholds = decile_thresholds(scores)
     finally:
         scores.unpersist()
-    reasoner = _Reasoner(
-        _ship(bundle, model),
+    reasoned = score_with_reasons(
+        rows,
+        bundle,
+        model=model,
         thresholds=thresholds,
         exact_deciles=settings.exact_reason_deciles,
         reasons=settings.reason_codes,
     )
-    reasoned = _as_matrix_rows(rows, bundle).mapInArrow(reasoner, _REASONED)
     literals = {
         "score_date": F.lit(score_date),
         "model_name": F.lit(model.name),
         "model_version": F.lit(model.version),
     }
     return reasoned.withColumns(literals).select(*CHURN_SCORES.column_names)
+
+
+def score_with_reasons(
+    rows: DataFrame,
+    bundle: ClassifierBundle,
+    *,
+    model: ModelRef,
+    thresholds: Sequence[float],
+    exact_deciles: int,
+    reasons: int = len(REASON_COLUMNS),
+) -> DataFrame:
+    """(customer_id, score, decile, reason_1.., reason_method) for every row: the decile from
+    the cut points ``thresholds``, then the ``reasons`` strongest upward contributions, exact
+    TreeSHAP for deciles up to ``exact_deciles`` and approximate (Saabas) below."""
+    check_features(rows.schema, bundle)
+    if not 0 < reasons <= len(REASON_COLUMNS):
+        raise ValueError(f"reasons={reasons}: between 1 and {len(REASON_COLUMNS)}")
+    reasoner = _Reasoner(
+        _ship(bundle, model),
+        thresholds=tuple(thresholds),
+        exact_deciles=exact_deciles,
+        reasons=reasons,
+    )
+    return _as_matrix_rows(rows, bundle).mapInArrow(reasoner, _REASONED)
 
 
 @contextlib.contextmanager
