@@ -25,4 +25,12 @@ BENCHMARKS: dict[str, str] = {
         "(bench/feature_sql.py); the outputs must agree. Key figure: features_ratio_vs_duckdb "
         "(Spark time / DuckDB time), goal <= 3."
     ),
+    "scoring": (
+        "Score 2M synthetic customers with a 200-tree, depth-6 XGBoost bundle on 40 features "
+        "(models.scoring.predict_scores: mapInArrow, the bundle rebuilt once per worker), "
+        "read -> score -> noop, against mlflow.pyfunc.spark_udf(env_manager='local') and raw "
+        "in-process inplace_predict on 2 threads; scores must be identical. Key figures: "
+        "scoring_ratio_vs_mlflow_udf (goal >= 1.5) and scoring_fraction_of_raw_xgboost "
+        "(goal >= 0.5); reason codes' rows/s exact (TreeSHAP) and approximate on their own."
+    ),
 }
