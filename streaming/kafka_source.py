@@ -1,0 +1,272 @@
+"""Kafka for Spark without Spark's Kafka jar: a Spark 4 Python Data Source over confluent-kafka.
+
+    from streaming import kafka_source
+    kafka_source.register(spark)
+    events = (
+        spark.readStream.format(kafka_source.FORMAT)          # "kafka-py"
+        .option("kafka.bootstrap.servers", kafka_bootstrap(cfg))
+        .option("subscribe", "transactions")                    # or subscribePattern / assign
+        .option("startingOffsets", "earliest")                  # latest (default) | JSON
+        .option("maxOffsetsPerTrigger", 200_000)
+        .load()
+    )
+    with kafka_source.typed_errors():                           # one-line lakehouse errors
+        query = events.writeStream.foreachBatch(...).option("checkpointLocation", ...).start()
+        query.awaitTermination()
+
+Columns are those of Spark's own Kafka source: key, value (binary), topic, partition, offset,
+timestamp, timestampType (and headers with includeHeaders=true); options keep its names
+(startingOffsets, endingOffsets for spark.read, maxOffsetsPerTrigger, failOnDataLoss,
+minPartitions, maxRecordsPerPartition, kafka.* for librdkafka). Offsets live only in the
+Spark checkpoint, as Spark's Kafka offset JSON; nothing is committed to a consumer group. Each
+micro-batch reads one task per topic-partition range on the executors.
+
+The format is "kafka-py", not "kafka": Spark reserves that name for its JVM connector and
+refuses to register a Python source under it (DATA_SOURCE_ALREADY_EXISTS), jar or not.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pyarrow as pa
+from pyspark.sql import SparkSession
+from pyspark.sql.datasource import (
+    DataSource,
+    DataSourceReader,
+    DataSourceStreamReader,
+    InputPartition,
+)
+from pyspark.sql.pandas.types import to_arrow_schema
+from pyspark.sql.streaming.datasource import (
+    ReadAllAvailable,
+    ReadLimit,
+    ReadMaxRows,
+    SupportsTriggerAvailableNow,
+)
+from pyspark.sql.types import (
+    ArrayType,
+    BinaryType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+from lakehouse import errors
+from lakehouse.errors import DataLossError, LakehouseError, SourceOptionError
+from streaming._kafka_client import Broker, read_range
+from streaming._kafka_offsets import (
+    OffsetRange,
+    advance,
+    from_json,
+    plan_ranges,
+    resolve,
+    split_ranges,
+    to_json,
+)
+from streaming._kafka_options import KafkaOptions, parse_options
+
+__all__ = ["FORMAT", "KafkaSource", "kafka_schema", "register", "typed_errors"]
+
+FORMAT = "kafka-py"
+log = logging.getLogger(__name__)
+
+_HEADERS = StructField(
+    "headers",
+    ArrayType(StructType([StructField("key", StringType()), StructField("value", BinaryType())])),
+)
+
+
+def kafka_schema(*, headers: bool = False) -> StructType:
+    """The rows every Kafka source in Spark gives."""
+    fields = [
+        StructField("key", BinaryType()),
+        StructField("value", BinaryType()),
+        StructField("topic", StringType()),
+        StructField("partition", IntegerType()),
+        StructField("offset", LongType()),
+        StructField("timestamp", TimestampType()),
+        StructField("timestampType", IntegerType()),
+    ]
+    return StructType(fields + ([_HEADERS] if headers else []))
+
+
+def register(spark: SparkSession) -> None:
+    """Make ``spark.read``/``spark.readStream.format("kafka-py")`` available in this session."""
+    spark.dataSource.register(KafkaSource)
+
+
+class KafkaInputPartition(InputPartition):
+    """One task's work: an offset range of one topic-partition."""
+
+    def __init__(self, offsets: OffsetRange) -> None:
+        super().__init__(offsets)
+        self.offsets = offsets
+
+
+class KafkaSource(DataSource):
+    """Options are parsed here, where Spark builds the source, so a bad one fails at load()."""
+
+    def __init__(self, options) -> None:
+        super().__init__(options)
+        self.kafka = parse_options(options)
+
+    @classmethod
+    def name(cls) -> str:
+        return FORMAT
+
+    def schema(self) -> StructType:
+        return kafka_schema(headers=self.kafka.include_headers)
+
+    def reader(self, schema: StructType) -> KafkaBatchReader:
+        self.kafka.check_for("batch")
+        return KafkaBatchReader(self.kafka, self._fixed(schema))
+
+    def streamReader(self, schema: StructType) -> KafkaStreamReader:
+        self.kafka.check_for("streaming")
+        return KafkaStreamReader(self.kafka, self._fixed(schema))
+
+    def _fixed(self, schema: StructType) -> StructType:
+        if schema != self.schema():
+            raise SourceOptionError(
+                "kafka-py: the Kafka source has fixed columns (key, value, topic, partition,"
+                " offset, timestamp, timestampType); drop .schema(...) and cast after reading"
+            )
+        return schema
+
+
+class _RangeReading:
+    """read(): the same for batch and stream reads; runs on executors."""
+
+    kafka: KafkaOptions
+    arrow_schema: pa.Schema
+
+    def read(self, partition: InputPartition) -> Iterator[pa.RecordBatch]:
+        if not isinstance(partition, KafkaInputPartition):
+            return iter(())  # Spark's stand-in partition when a batch read plans none
+        return read_range(partition.offsets, self.kafka, self.arrow_schema)
+
+    def _split(self, ranges: list[OffsetRange]) -> list[KafkaInputPartition]:
+        pieces = split_ranges(
+            ranges,
+            min_partitions=self.kafka.min_partitions,
+            max_records=self.kafka.max_records_per_partition,
+        )
+        return [KafkaInputPartition(r) for r in pieces]
+
+
+class KafkaBatchReader(_RangeReading, DataSourceReader):
+    """spark.read: startingOffsets (default earliest) .. endingOffsets (default latest)."""
+
+    def __init__(self, options: KafkaOptions, schema: StructType) -> None:
+        self.kafka = options
+        # Exactly this Arrow schema, or Spark rejects the batches (and tuples are ~1.3x slower).
+        self.arrow_schema = to_arrow_schema(schema, timezone="UTC")
+
+    def partitions(self) -> list[KafkaInputPartition]:
+        broker = Broker(self.kafka)
+        try:
+            current = broker.partitions(require=True)
+            earliest, latest = broker.watermarks(current)
+        finally:
+            broker.close()
+        marks = {"earliest": earliest, "latest": latest}
+        start = resolve(
+            self.kafka.starting or "earliest", current, **marks, option="startingOffsets"
+        )
+        end = resolve(self.kafka.ending or "latest", current, **marks, option="endingOffsets")
+        ranges, backwards = plan_ranges(start, end, earliest=earliest)
+        if backwards:
+            raise SourceOptionError(
+                f"kafka-py: startingOffsets is after endingOffsets: {'; '.join(backwards)}"
+            )
+        return self._split(ranges)
+
+
+class KafkaStreamReader(_RangeReading, DataSourceStreamReader, SupportsTriggerAvailableNow):
+    """spark.readStream. The driver-side methods run in one long-lived Python process per
+    query, which keeps a metadata consumer; executors get a pickled copy without it."""
+
+    def __init__(self, options: KafkaOptions, schema: StructType) -> None:
+        self.kafka = options
+        self.arrow_schema = to_arrow_schema(schema, timezone="UTC")
+        self._broker = Broker(options)
+        self._target: dict | None = None  # Trigger.AvailableNow: latest offsets at its start
+        self._latest: dict | None = None  # for the query's progress (lag per partition)
+
+    def initialOffset(self) -> dict:
+        current = self._broker.partitions(require=True)
+        earliest, latest = self._broker.watermarks(current)
+        spec = self.kafka.starting or "latest"  # Spark's default for streams
+        return to_json(
+            resolve(spec, current, earliest=earliest, latest=latest, option="startingOffsets")
+        )
+
+    def getDefaultReadLimit(self) -> ReadLimit:
+        if self.kafka.max_offsets_per_trigger is None:
+            return ReadAllAvailable()
+        return ReadMaxRows(self.kafka.max_offsets_per_trigger)
+
+    def prepareForTriggerAvailableNow(self) -> None:
+        current = self._broker.partitions(require=False)
+        self._target = self._broker.watermarks(current)[1]
+
+    def latestOffset(self, start: dict, limit: ReadLimit) -> dict:
+        begin = from_json(start, option="the checkpoint's offsets")
+        current = self._broker.partitions(require=False)
+        if self._target is not None:
+            current = [tp for tp in current if tp in self._target]
+        earliest, latest = self._broker.watermarks(current)
+        if self._target is not None:
+            latest = {tp: min(offset, self._target[tp]) for tp, offset in latest.items()}
+        self._latest = latest
+        max_rows = limit.max_rows if isinstance(limit, ReadMaxRows) else None
+        return to_json(advance(begin, earliest=earliest, latest=latest, max_rows=max_rows))
+
+    def reportLatestOffset(self) -> dict | None:
+        return None if self._latest is None else to_json(self._latest)
+
+    def partitions(self, start: dict, end: dict) -> list[KafkaInputPartition]:
+        begin, until = from_json(start), from_json(end)
+        new = [tp for tp in until if tp not in begin]  # appeared since: read from the earliest
+        earliest = self._broker.watermarks(new)[0] if new else {}
+        ranges, losses = plan_ranges(begin, until, earliest=earliest)
+        if losses and self.kafka.fail_on_data_loss:
+            raise DataLossError(
+                f"kafka-py: {'; '.join(losses)}; set failOnDataLoss=false to go on without them"
+            )
+        for loss in losses:
+            log.warning("kafka-py: %s (failOnDataLoss=false: going on)", loss)
+        return self._split(ranges)
+
+    def commit(self, end: dict) -> None:
+        """Nothing: the checkpoint is the only record of what was read."""
+
+    def stop(self) -> None:
+        self._broker.close()
+
+
+# A lakehouse error raised in a Python worker reaches the driver as text inside a Spark error.
+_RAISED = re.compile(r"lakehouse\.errors\.(\w+): ([^\n]+)")
+
+
+@contextmanager
+def typed_errors() -> Iterator[None]:
+    """Turn a Spark error that carries a lakehouse error raised in a Python worker (the
+    source's driver process or an executor) back into that error: one line, no Java trace."""
+    try:
+        yield
+    except LakehouseError:
+        raise
+    except Exception as err:
+        found = _RAISED.search(str(err))
+        kind = getattr(errors, found.group(1), None) if found else None
+        if not (isinstance(kind, type) and issubclass(kind, LakehouseError)):
+            raise
+        raise kind(found.group(2).strip()) from err
