@@ -68,6 +68,9 @@ def connect(cfg: Config):
     process's defaults, which ``mlflow.start_run`` and model loading use)."""
     import mlflow
 
+    local_db = cfg.mlflow_tracking_uri.removeprefix("sqlite:///")
+    if local_db != cfg.mlflow_tracking_uri:  # sqlite creates the file, not its directory
+        Path(local_db).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(cfg.mlflow_tracking_uri)
     mlflow.set_registry_uri(cfg.mlflow.registry_uri or cfg.mlflow_tracking_uri)
     return mlflow.MlflowClient()

@@ -295,10 +295,12 @@ def load_training_frame(
     last_day: dt.date,
     settings: ChurnModelConfig,
     views: Sequence[str] = CHURN_VIEWS,
+    feature_timestamps: bool = False,
 ) -> TrainingFrame:
-    """The churn training set over the data up to ``last_day``, collected to pandas.
-    Raises SourceUnavailableError when silver.transactions or a snapshot date's features
-    are missing, TrainingDataError when the history is too short."""
+    """The churn training set over the data up to ``last_day``, collected to pandas (with
+    ``<view>__feature_ts`` columns if ``feature_timestamps``). Raises SourceUnavailableError
+    when silver.transactions or a snapshot date's features are missing, TrainingDataError
+    when the history is too short."""
     warehouse, registry = store.warehouse, store.registry
     first, last, table = data_span(warehouse)
     if last < last_day:
@@ -310,7 +312,14 @@ def load_training_frame(
     check_materialized(warehouse, registry, plan.dates, views)
     tables = {name: warehouse.table(name).version for name in source_tables(registry, views)}
     customer_days = read_customer_days(table, store.spark, plan, settings=settings)
-    rows = training_rows(store, customer_days, plan, settings=settings, views=views)
+    rows = training_rows(
+        store,
+        customer_days,
+        plan,
+        settings=settings,
+        views=views,
+        feature_timestamps=feature_timestamps,
+    )
     collected = rows.toPandas().sort_values([SNAPSHOT, KEY], ignore_index=True)
     return TrainingFrame(
         rows=collected,
