@@ -33,4 +33,11 @@ BENCHMARKS: dict[str, str] = {
         "scoring_ratio_vs_mlflow_udf (goal >= 1.5) and scoring_fraction_of_raw_xgboost "
         "(goal >= 0.5); reason codes' rows/s exact (TreeSHAP) and approximate on their own."
     ),
+    "churn_quality": (
+        "Train the churn model the way `lakehouse train` does (feature store snapshots, time "
+        "split, XGBoost, calibration; no MLflow) on 4,000 generated customers x 180 days, and "
+        "compare its holdout ROC-AUC with an oracle's on the same rows: the activity fade "
+        "the generator's hidden churn dates imply by each snapshot date. Key figure: "
+        "churn_auc_fraction_of_oracle, goal >= 0.95."
+    ),
 }
