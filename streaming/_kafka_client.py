@@ -6,6 +6,7 @@ librdkafka failures become one-line lakehouse errors naming the broker and what 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import time
@@ -217,7 +218,9 @@ def _check_range(consumer: Consumer, r: OffsetRange, options: KafkaOptions) -> t
 
 def _to_batch(records: list, r: OffsetRange, schema: pa.Schema, *, headers: bool) -> pa.RecordBatch:
     n = len(records)
-    stamps = np.array([m.timestamp() for m in records], dtype=np.int64).reshape(n, 2)
+    # (type, ms) pairs flattened: building an array from a list of tuples costs ~5x more.
+    pairs = itertools.chain.from_iterable([m.timestamp() for m in records])
+    stamps = np.fromiter(pairs, dtype=np.int64, count=2 * n).reshape(n, 2)
     columns = [
         pa.array([m.key() for m in records], pa.binary()),
         pa.array([m.value() for m in records], pa.binary()),
