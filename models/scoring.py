@@ -326,23 +326,20 @@ class _Reasoner:
             decile = assign_deciles(score, self.thresholds)
             exact = decile <= self.exact_deciles
             contributions = np.empty(features.shape, dtype=np.float32)
-            for method, rows in ((True, exact), (False, ~exact)):
+            for rows, approximate in ((exact, False), (~exact, True)):
                 if rows.any():
                     contributions[rows] = bundle.contributions(
-                        features[rows], approximate=not method
+                        features[rows], approximate=approximate
                     )
-            reasons = top_reasons(contributions, names, k=self.reasons)
-            reasons += [np.full(batch.num_rows, None, dtype=object)] * (
-                len(REASON_COLUMNS) - self.reasons
-            )
-            method = np.where(exact, EXACT, APPROXIMATE)
-            columns = [
-                batch.column(0),
-                pa.array(score),
-                pa.array(decile),
-                *map(pa.array, reasons),
-                pa.array(method),
+            reasons = [
+                pa.array(r, type=pa.string())
+                for r in top_reasons(contributions, names, k=self.reasons)
             ]
+            reasons += [pa.nulls(batch.num_rows, pa.string())] * (
+                len(REASON_COLUMNS) - len(reasons)
+            )
+            method = pa.array(np.where(exact, EXACT, APPROXIMATE))
+            columns = [batch.column(0), pa.array(score), pa.array(decile), *reasons, method]
             yield pa.RecordBatch.from_arrays(columns, schema=_ARROW_REASONED)
 
 

@@ -13,7 +13,7 @@ import pytest
 import xgboost as xgb
 
 from lakehouse.config import ScoringConfig
-from lakehouse.errors import ModelInputError
+from lakehouse.errors import ConfigError, ModelInputError
 from models import scoring
 from models.bundle import ClassifierBundle
 from models.scoring import (
@@ -178,6 +178,21 @@ def test_reasons_are_exact_in_the_top_deciles_and_approximate_elsewhere(bundle, 
     reasons = [r["reason_1"] for r in churn_rows.values()]
     assert None in reasons  # nothing pushed the score up
     assert "balance" in reasons  # a feature without a label shows its name
+
+
+def test_fewer_reason_codes_leave_the_later_columns_empty(frame, bundle, churn_rows):
+    settings = ScoringConfig(exact_reason_deciles=2, reason_codes=1)
+    got = score_churn(frame, bundle, model=MODEL, score_date=DAY, settings=settings).collect()
+    assert {r["customer_id"]: r["reason_1"] for r in got} == {
+        customer: row["reason_1"] for customer, row in churn_rows.items()
+    }
+    assert {(r["reason_2"], r["reason_3"]) for r in got} == {(None, None)}
+
+
+def test_more_reason_codes_than_the_contract_holds_is_a_config_error(frame, bundle):
+    settings = ScoringConfig(reason_codes=4)
+    with pytest.raises(ConfigError, match=r"reason_codes is 4; gold\.churn_scores holds 3"):
+        score_churn(frame, bundle, model=MODEL, score_date=DAY, settings=settings)
 
 
 def test_exact_and_approximate_contributions_can_differ(bundle, rows):
