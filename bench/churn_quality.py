@@ -24,6 +24,7 @@ Key figure: ``churn_auc_fraction_of_oracle`` = model ROC-AUC / oracle ROC-AUC, g
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import tempfile
 import time
@@ -87,6 +88,7 @@ def _measure(spark, cfg, home: Path, report: Callable[[str], None]) -> Outcome:
     report(f"generating {CUSTOMERS:,} customers x {DAYS} days into a fresh warehouse")
     warehouse, truth = _silver_warehouse(spark, spec, home)
     store = FeatureStore(spark, cfg, warehouse=warehouse)
+    load_before = os.getloadavg()
     settings = cfg.models.churn.model_copy(update=SETTINGS)
     first, last, _ = data_span(warehouse)
     plan = plan_snapshots(first, last, settings=settings)
@@ -130,6 +132,8 @@ def _measure(spark, cfg, home: Path, report: Callable[[str], None]) -> Outcome:
             "training_set": round(built - materialized, 1),
             "fit_and_calibrate": round(fitted - built, 2),
         },
+        # Timings only: the quality figures do not depend on how busy the machine was.
+        "load_average_1_5_15_min": {"start": load_before, "end": os.getloadavg()},
         "oracle": "activity fade done by the end of the snapshot date (see module docstring)",
         **figures,
     }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import mlflow
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
@@ -124,6 +125,9 @@ def test_training_logs_a_run_and_registers_the_first_version_as_champion(trained
     assert registered.aliases == {CHAMPION: 1}
     bundle = load_bundle("models:/churn@champion")
     assert bundle.labels["days_since_last_txn"] == "days since the last transaction"
+    info = mlflow.models.get_model_info("models:/churn/1")
+    assert info.signature.inputs.input_names() == list(bundle.feature_names)
+    assert info.saved_input_example_info is not None
 
 
 def test_a_worse_model_stays_challenger_and_the_run_says_why(trained, training, churn_cfg, store):
