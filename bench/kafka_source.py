@@ -57,7 +57,9 @@ def run(*, rows: int, reps: int, report: Callable[[str], None]) -> Outcome:
         cfg = load_config("local", environ=environ)
         spark = build_spark("bench-kafka-source", cfg)
         try:
-            runs = _measure(spark, home, bootstrap, messages, reps=reps, report=report)
+            runs = _measure(
+                spark, home, bootstrap, messages, reps=reps, broker_pid=broker.pid, report=report
+            )
             session = spark_session(spark, cfg)
         finally:
             spark.stop()
@@ -128,16 +130,21 @@ def _raw_consume(bootstrap: str, messages: int) -> float:
     return messages / took
 
 
-def _measure(spark, home: Path, bootstrap: str, messages: int, *, reps: int, report) -> dict:
+def _measure(
+    spark, home: Path, bootstrap: str, messages: int, *, reps: int, broker_pid: int, report
+) -> dict:
     from streaming import kafka_source
 
     kafka_source.register(spark)
     runs: dict[int, list[dict]] = {limit: [] for limit in TRIGGER_LIMITS}
     report("warming up (untimed: one small stream)")
-    _one_stream(spark, home / "warm-up", bootstrap, limit=20_000, stop_after=1)
+    _one_stream(
+        spark, home / "warm-up", bootstrap, limit=20_000, broker_pid=broker_pid, stop_after=1
+    )
     for rep in range(reps):
         for limit in TRIGGER_LIMITS:
-            result = _one_stream(spark, home / f"ck-{limit}-{rep}", bootstrap, limit=limit)
+            checkpoint = home / f"ck-{limit}-{rep}"
+            result = _one_stream(spark, checkpoint, bootstrap, limit=limit, broker_pid=broker_pid)
             if result["rows"] != messages:
                 raise BenchError(
                     f"kafka_source: the stream read {result['rows']:,} rows, expected"
@@ -146,12 +153,15 @@ def _measure(spark, home: Path, bootstrap: str, messages: int, *, reps: int, rep
             runs[limit].append(result)
             report(
                 f"rep {rep + 1}/{reps} maxOffsetsPerTrigger={limit:,}: {result['seconds']:.2f} s,"
-                f" {messages / result['seconds']:,.0f} events/s over {result['batches']} batches"
+                f" {messages / result['seconds']:,.0f} events/s over {result['batches']} batches,"
+                f" {result['cpu_seconds']:.1f} CPU-s ({os.getloadavg()[0]:.1f} load)"
             )
     return runs
 
 
-def _one_stream(spark, checkpoint: Path, bootstrap: str, *, limit: int, stop_after=None) -> dict:
+def _one_stream(
+    spark, checkpoint: Path, bootstrap: str, *, limit: int, broker_pid: int, stop_after=None
+) -> dict:
     from streaming import kafka_source
 
     df = (
@@ -163,7 +173,7 @@ def _one_stream(spark, checkpoint: Path, bootstrap: str, *, limit: int, stop_aft
         .load()
     )
     writer = df.writeStream.format("noop").option("checkpointLocation", str(checkpoint))
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), tree_cpu_seconds(exclude=broker_pid)
     with kafka_source.typed_errors():
         if stop_after is None:
             query = writer.trigger(availableNow=True).start()
@@ -173,15 +183,37 @@ def _one_stream(spark, checkpoint: Path, bootstrap: str, *, limit: int, stop_aft
             while len(query.recentProgress) < stop_after:
                 time.sleep(0.1)
             query.stop()
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, tree_cpu_seconds(exclude=broker_pid) - cpu_before
     progress = [p for p in query.recentProgress if p.numInputRows]
     shutil.rmtree(checkpoint, ignore_errors=True)
     return {
         "seconds": round(seconds, 3),
+        "cpu_seconds": round(cpu, 3),
         "rows": sum(p.numInputRows for p in progress),
         "batches": len(progress),
         "batch_ms": [p.durationMs.get("triggerExecution") for p in progress],
     }
+
+
+def tree_cpu_seconds(*, exclude: int) -> float:
+    """CPU time of every process below this one but ``exclude`` (the broker) and of the
+    children they reaped (Python workers that ended): the JVM and its Python workers. On a
+    machine other jobs share, events per CPU-second say more than events per second."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(stat.parent.name)] = (int(fields[1]), sum(map(int, fields[11:15])) / ticks)
+    below, frontier = set(), {os.getpid()}
+    while frontier:
+        frontier = {pid for pid, (ppid, _) in stats.items() if ppid in frontier} - below
+        frontier.discard(exclude)
+        below |= frontier
+    own = os.times()
+    return own.user + own.system + sum(stats[pid][1] for pid in below)
 
 
 def _outcome(messages, partitions, runs, *, raw, produce_s, size, session) -> Outcome:
@@ -190,6 +222,8 @@ def _outcome(messages, partitions, runs, *, raw, produce_s, size, session) -> Ou
         str(limit): {
             "seconds": [r["seconds"] for r in rs],
             "events_per_s": round(messages / medians[limit]),
+            "cpu_seconds": [r["cpu_seconds"] for r in rs],
+            "events_per_cpu_s": round(messages / statistics.median(r["cpu_seconds"] for r in rs)),
             "batches": rs[0]["batches"],
             "batch_ms": [r["batch_ms"] for r in rs],
         }

@@ -40,8 +40,8 @@ READ_BATCH = 10_000
 _TIMESTAMP_TYPE_SHIFT = 1
 
 
-def _consumer(options: KafkaOptions, *, role: str) -> Consumer:
-    conf = consumer_config(options, role=role)
+def _consumer(options: KafkaOptions, *, role: str, records: int | None = None) -> Consumer:
+    conf = consumer_config(options, role=role, records=records)
     conf["logger"] = librdkafka_log
     try:
         return Consumer(conf)
@@ -135,7 +135,7 @@ def read_range(
 ) -> Iterator[pa.RecordBatch]:
     """Records [start, end) of one partition as Arrow batches of ``schema`` (Spark's Kafka
     columns). Runs in an executor: the consumer lives only for this call."""
-    consumer = _consumer(options, role="executor")
+    consumer = _consumer(options, role="executor", records=offsets.size)
     topic, partition = offsets.topic, offsets.partition
     try:
         position, end = _check_range(consumer, offsets, options)

@@ -135,13 +135,21 @@ def parse_options(options: Mapping[str, str]) -> KafkaOptions:
     )
 
 
-def consumer_config(options: KafkaOptions, *, role: Literal["driver", "executor"]) -> dict:
-    """librdkafka settings: the user's kafka.* options, then what the source must own."""
-    return {
+def consumer_config(
+    options: KafkaOptions, *, role: Literal["driver", "executor"], records: int | None = None
+) -> dict:
+    """librdkafka settings: ours, the user's kafka.* options, then what the source must own.
+    ``records``: how many a reading consumer is to fetch, so it does not prefetch far beyond."""
+    ours: dict = {
         # librdkafka wants a group even for assign(); nothing is ever committed to it.
         "group.id": f"lakehouse-kafka-py-{role}-{uuid.uuid4().hex[:12]}",
-        # Whole compressed batches per fetch: one partition per consumer, so fetches are big.
-        "max.partition.fetch.bytes": 8 * 1024 * 1024,
+    }
+    if records is not None:
+        # librdkafka decompresses what it prefetches: by default up to 100k records past the
+        # end of a small range, paid again by every micro-batch (measured: ~2x the CPU).
+        ours["queued.min.messages"] = min(max(records, 1_000), 100_000)
+    return {
+        **ours,
         **options.client,
         "bootstrap.servers": options.bootstrap_servers,
         "enable.auto.commit": False,

@@ -112,3 +112,15 @@ def test_a_batch_cannot_start_at_latest_or_end_at_earliest():
         parse(startingOffsets='{"a": {"0": -1}}').check_for("batch")
     with pytest.raises(SourceOptionError, match="endingOffsets 'earliest'"):
         parse(endingOffsets="earliest").check_for("batch")
+
+
+def test_a_reading_consumer_prefetches_about_its_range_unless_told_otherwise():
+    # librdkafka decompresses what it prefetches; far past a small range that is wasted work.
+    assert (
+        consumer_config(parse(), role="executor", records=20_000)["queued.min.messages"] == 20_000
+    )
+    assert (
+        consumer_config(parse(), role="executor", records=10**7)["queued.min.messages"] == 100_000
+    )
+    mine = parse(**{"kafka.queued.min.messages": "5"})
+    assert consumer_config(mine, role="executor", records=20_000)["queued.min.messages"] == "5"
