@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 from confluent_kafka import Consumer, KafkaError, KafkaException
 from confluent_kafka import TopicPartition as KafkaPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from lakehouse.errors import (
     DataLossError,
@@ -61,12 +62,13 @@ def _unavailable(options: KafkaOptions, err: Exception, what: str) -> SourceUnav
 
 
 class Broker:
-    """The driver's view of the cluster for one source; its consumer is made on first use and
-    never pickled (Spark ships readers to other processes)."""
+    """The driver's view of the cluster for one source: an admin client made on first use and
+    never pickled (Spark ships readers to other processes). Watermarks of all partitions come
+    in two batched ListOffsets requests, not two round trips per partition."""
 
     def __init__(self, options: KafkaOptions) -> None:
         self.options = options
-        self._client: Consumer | None = None
+        self._client: AdminClient | None = None
 
     def __getstate__(self) -> dict:
         return {"options": self.options, "_client": None}
@@ -75,21 +77,29 @@ class Broker:
     def _timeout(self) -> float:
         return self.options.metadata_timeout_ms / 1000
 
-    def _consumer(self) -> Consumer:
+    def _admin(self) -> AdminClient:
         if self._client is None:
-            self._client = _consumer(self.options, role="driver")
+            conf = {
+                **self.options.client,
+                "bootstrap.servers": self.options.bootstrap_servers,
+                "logger": librdkafka_log,  # consumer-only kafka.* settings are ignored, logged
+            }
+            try:
+                self._client = AdminClient(conf)
+            except (KafkaException, TypeError, ValueError) as err:
+                raise SourceOptionError(
+                    f"kafka-py: librdkafka rejects the kafka.* options: {err}"
+                ) from None
         return self._client
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        self._client = None  # librdkafka's handle goes with the last reference
 
     def partitions(self, *, require: bool) -> list[TopicPartition]:
         """The subscription's partitions now. ``require``: a named topic that does not exist
         is an error (at the start of a query); later a vanished topic is a data loss."""
         try:
-            metadata = self._consumer().list_topics(timeout=self._timeout)
+            metadata = self._admin().list_topics(timeout=self._timeout)
         except KafkaException as err:
             raise _unavailable(self.options, err, "listing topics") from None
         present = {
@@ -100,7 +110,9 @@ class Broker:
         opts = self.options
         if opts.pattern is not None:
             matcher = re.compile(opts.pattern)
-            return [(t, p) for t in sorted(present) if matcher.fullmatch(t) for p in present[t]]
+            # Internal topics (__consumer_offsets, ...) are not data, as in Kafka's consumers.
+            chosen = [t for t in sorted(present) if matcher.fullmatch(t) and t[:2] != "__"]
+            return [(t, p) for t in chosen for p in present[t]]
         wanted = opts.assign or [(t, p) for t in opts.topics for p in present.get(t, [])]
         missing = sorted({t for t in (opts.topics or ()) if t not in present})
         missing_parts = [tp for tp in opts.assign if tp[1] not in present.get(tp[0], [])]
@@ -115,19 +127,20 @@ class Broker:
 
     def watermarks(self, partitions: Iterable[TopicPartition]) -> tuple[Offsets, Offsets]:
         """(earliest, latest) offset of each partition, straight from the broker."""
-        earliest, latest = {}, {}
-        consumer = self._consumer()
-        for topic, partition in partitions:
-            try:
-                low, high = consumer.get_watermark_offsets(
-                    KafkaPartition(topic, partition), timeout=self._timeout, cached=False
-                )
-            except KafkaException as err:
-                raise _unavailable(
-                    self.options, err, f"asking {topic}-{partition}'s offsets"
-                ) from None
-            earliest[(topic, partition)], latest[(topic, partition)] = low, high
-        return earliest, latest
+        partitions = list(partitions)
+        if not partitions:
+            return {}, {}
+        return self._offsets(partitions, OffsetSpec.earliest()), self._offsets(
+            partitions, OffsetSpec.latest()
+        )
+
+    def _offsets(self, partitions: list[TopicPartition], spec: OffsetSpec) -> Offsets:
+        asked = {KafkaPartition(t, p): spec for t, p in partitions}
+        try:
+            futures = self._admin().list_offsets(asked, request_timeout=self._timeout)
+            return {(tp.topic, tp.partition): f.result().offset for tp, f in futures.items()}
+        except KafkaException as err:
+            raise _unavailable(self.options, err, "asking partition offsets") from None
 
 
 def read_range(
