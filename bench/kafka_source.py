@@ -9,7 +9,7 @@ start() to the query's end, so each micro-batch's fixed cost is included. Every 
 rows are summed and must equal what was produced, or the figures are void. For scale, one
 Python process consuming the same topic with confluent-kafka alone is timed too.
 
-    python -m bench.kafka_source [--messages 1000000] [--reps 3]
+    python -m bench.kafka_source [--messages 1000000] [--reps 3]  # writes results/kafka_source.json
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench._measure import bench_environ, spark_session
-from bench._record import BenchError, Outcome
+from bench._record import BenchError, Outcome, git_revision, machine, utc_now, write_result
 from lakehouse import build_spark, load_config
 
 TOPIC = "bench_events"
@@ -247,12 +247,17 @@ def _outcome(messages, partitions, runs, *, raw, produce_s, size, session) -> Ou
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run standalone and write bench/results/kafka_source.json (summary.json is left to
+    ``python -m bench``, which runs the benchmarks named in bench.BENCHMARKS)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=MAX_MESSAGES)
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = parser.parse_args(argv)
+    context = {"machine": machine(), **git_revision(), "run_at_utc": utc_now()}
     outcome = run(rows=args.messages, reps=args.reps, report=lambda s: print(s, flush=True))
-    print(json.dumps(outcome.details, indent=2))
+    print(json.dumps(outcome.figures, indent=2))
+    print(f"wrote {write_result(args.out, 'kafka_source', outcome, context)}")
     return 0
 
 

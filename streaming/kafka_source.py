@@ -181,17 +181,19 @@ class KafkaBatchReader(_RangeReading, DataSourceReader):
             self.kafka.starting or "earliest", current, **marks, option="startingOffsets"
         )
         end = resolve(self.kafka.ending or "latest", current, **marks, option="endingOffsets")
-        ranges, backwards = plan_ranges(start, end, earliest=earliest)
+        backwards = [
+            f"{t}-{p} {start[t, p]} > {end[t, p]}" for t, p in end if end[t, p] < start[t, p]
+        ]
         if backwards:
             raise SourceOptionError(
-                f"kafka-py: startingOffsets is after endingOffsets: {'; '.join(backwards)}"
+                f"kafka-py: startingOffsets is after endingOffsets for {', '.join(backwards)}"
             )
-        return self._split(ranges)
+        return self._split(plan_ranges(start, end, earliest=earliest)[0])
 
 
 class KafkaStreamReader(_RangeReading, DataSourceStreamReader, SupportsTriggerAvailableNow):
     """spark.readStream. The driver-side methods run in one long-lived Python process per
-    query, which keeps a metadata consumer; executors get a pickled copy without it."""
+    query, which keeps an admin client; executors get a pickled copy without it."""
 
     def __init__(self, options: KafkaOptions, schema: StructType) -> None:
         self.kafka = options
