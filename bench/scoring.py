@@ -176,6 +176,26 @@ def _write(table: pa.Table, path: Path) -> None:
 # --- the sides -------------------------------------------------------------------------------
 
 
+class _ColumnsScorer:
+    """The first design: one float column per feature, stacked into the matrix in Python."""
+
+    def __init__(self, shipped) -> None:
+        self.shipped = shipped
+
+    def __call__(self, batches):
+        from models import scoring
+
+        bundle = scoring._worker_bundle(self.shipped)
+        for batch in batches:
+            matrix = np.empty((batch.num_rows, batch.num_columns - 1), dtype=np.float32)
+            for j in range(1, batch.num_columns):
+                matrix[:, j - 1] = batch.column(j).to_numpy(zero_copy_only=False)
+            score = pa.array(bundle.predict_proba(matrix))
+            yield pa.RecordBatch.from_arrays(
+                [batch.column(0), score], names=["customer_id", "score"]
+            )
+
+
 class _PandasScorer:
     """The mapInPandas alternative: the same worker cache, ``bundle.matrix`` on each batch."""
 
@@ -192,6 +212,8 @@ class _PandasScorer:
 
 
 def _sides(spark, cfg, rows: Path, bundle, udf) -> dict[str, Callable[[], None]]:
+    from pyspark.sql import functions as F
+
     from models import scoring
     from models.scoring import ModelRef, arrow_batch_size, predict_scores
 
@@ -213,9 +235,12 @@ def _sides(spark, cfg, rows: Path, bundle, udf) -> dict[str, Callable[[], None]]
             rows.mapInPandas(_PandasScorer(shipped), "customer_id string, score double"), ours_batch
         )
 
-    def ours_double() -> None:
-        rows = spark.read.parquet(path).select("customer_id", *FEATURES)
-        noop(rows.mapInArrow(scoring._Scorer(shipped), scoring._SCORED), ours_batch)
+    def ours_columns() -> None:
+        casts = [F.col(n).cast("float") for n in FEATURES]
+        rows = spark.read.parquet(path).select("customer_id", *casts)
+        noop(
+            rows.mapInArrow(_ColumnsScorer(shipped), "customer_id string, score double"), ours_batch
+        )
 
     def mlflow(batch: int) -> None:
         rows = spark.read.parquet(path)
@@ -227,21 +252,21 @@ def _sides(spark, cfg, rows: Path, bundle, udf) -> dict[str, Callable[[], None]]
         "mlflow_udf_50k": lambda: mlflow(50_000),
         "raw_xgboost": lambda: _raw_scores(rows, bundle),
         "ours_mapinpandas": ours_pandas,
-        "ours_no_float_cast": ours_double,
+        "ours_float_columns": ours_columns,
         "ours_batch_10k": lambda: ours(10_000),
         "ours_batch_200k": lambda: ours(200_000),
     }
 
 
 WHAT = {
-    "ours": "models.scoring.predict_scores (mapInArrow, float cast, "
-    "models.scoring.arrow_batch_size rows per batch) -> noop",
+    "ours": "models.scoring.predict_scores (mapInArrow, the features as one array<float> "
+    "column, models.scoring.arrow_batch_size rows per batch) -> noop",
     "mlflow_udf_10k": "mlflow.pyfunc.spark_udf(env_manager='local'), 10,000 rows per batch -> noop",
     "mlflow_udf_50k": "mlflow.pyfunc.spark_udf(env_manager='local'), 50,000 rows per batch -> noop",
     "raw_xgboost": "pyarrow.parquet.read_table -> float32 matrix -> bundle.predict_proba "
     "(inplace_predict, nthread 2) -> Arrow table",
     "ours_mapinpandas": "mapInPandas, bundle.matrix on each pandas batch",
-    "ours_no_float_cast": "mapInArrow with the features as read (double, long)",
+    "ours_float_columns": "mapInArrow with one float column per feature, stacked in Python",
     "ours_batch_10k": "ours at 10,000 rows per Arrow batch",
     "ours_batch_200k": "ours at 200,000 rows per Arrow batch",
 }
@@ -267,25 +292,32 @@ def _mlflow_udf(spark, home: Path, root: Path, bundle):
     return mlflow.pyfunc.spark_udf(spark, info.model_uri, env_manager="local", result_type="double")
 
 
-def tree_cpu_seconds() -> float:
-    """CPU time of this process and all its live descendants (the JVM, Spark's Python daemon
-    and workers), each with the children it has reaped: the workers do the scoring here."""
+def cpu_by_process() -> dict[str, float]:
+    """CPU seconds so far of this process and all its live descendants, by kind: the driver
+    (this process: raw XGBoost's threads), the JVM, Spark's Python daemon and workers. Each
+    counts the children it has reaped, so a worker that exits is still billed."""
     ticks = os.sysconf("SC_CLK_TCK")
-    parents, used = {}, {}
+    parents, used, kinds = {}, {}, {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()[:300]
         except OSError:
             continue
         pid = int(stat.parent.name)
         parents[pid] = int(fields[1])
-        used[pid] = sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+        used[pid] = sum(int(f) for f in fields[11:15]) / ticks  # utime stime cutime cstime
+        kinds[pid] = "jvm" if b"java" in command else "python_workers"
+    kinds[os.getpid()] = "driver"
     tree, grew = {os.getpid()}, True
     while grew:
         found = {pid for pid, parent in parents.items() if parent in tree} - tree
         grew = bool(found)
         tree |= found
-    return sum(used.get(pid, 0) for pid in tree) / ticks
+    totals = {"driver": 0.0, "jvm": 0.0, "python_workers": 0.0}
+    for pid in tree:
+        totals[kinds[pid]] += used.get(pid, 0.0)
+    return totals
 
 
 # --- measuring -------------------------------------------------------------------------------
@@ -314,10 +346,11 @@ def _measure(spark, cfg, home: Path, root: Path, *, rows: int, reps: int, report
         order = names[rep % len(names) :] + names[: rep % len(names)]
         for side in order:
             settle()
-            cpu_start, started = tree_cpu_seconds(), time.perf_counter()
+            cpu_start, started = cpu_by_process(), time.perf_counter()
             sides[side]()
             seconds[side].append(time.perf_counter() - started)
-            cpu[side].append(tree_cpu_seconds() - cpu_start)
+            cpu_end = cpu_by_process()
+            cpu[side].append({kind: cpu_end[kind] - cpu_start[kind] for kind in cpu_end})
             report(f"rep {rep + 1}/{reps}: {side} {seconds[side][-1]:.1f} s")
     reasons = _reasons(spark, cfg, root, bundle, reps=reps, report=report)
     load = {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)}
@@ -458,14 +491,20 @@ def _outcome(spark, cfg, rows: int, seconds, cpu, verdict, reasons, load) -> Out
             "seconds": [round(s, 2) for s in seconds[side]],
             "median_s": round(medians[side], 2),
             "rows_per_s": round(rates[side]),
-            "cpu_seconds": [round(c, 1) for c in cpu[side]],
+            "cpu_seconds": [round(sum(c.values()), 1) for c in cpu[side]],
+            "median_cpu_seconds_by_process": {
+                kind: round(statistics.median(c[kind] for c in cpu[side]), 1)
+                for kind in cpu[side][0]
+            },
         }
         for side in seconds
     }
     mlflow_side = max(("mlflow_udf_10k", "mlflow_udf_50k"), key=rates.get)
     ratio = round(rates["ours"] / rates[mlflow_side], 3)
     fraction = round(rates["ours"] / rates["raw_xgboost"], 3)
-    cpu_median = {side: statistics.median(c) for side, c in cpu.items()}
+    cpu_median = {
+        side: statistics.median(sum(c.values()) for c in took) for side, took in cpu.items()
+    }
     details = {
         "rows": rows,
         "model": {"trees": TREES, "depth": DEPTH, "features": len(FEATURES)},
