@@ -267,8 +267,10 @@ def typed_errors() -> Iterator[None]:
     except LakehouseError:
         raise
     except Exception as err:
-        found = _RAISED.search(str(err))
-        kind = getattr(errors, found.group(1), None) if found else None
+        # The last one: a traceback ends with the exception that was finally raised.
+        found = _RAISED.findall(str(err))
+        name, message = found[-1] if found else ("", "")
+        kind = getattr(errors, name, None)
         if not (isinstance(kind, type) and issubclass(kind, LakehouseError)):
             raise
-        raise kind(found.group(2).strip()) from err
+        raise kind(message.strip()) from err
