@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from lakehouse.errors import ConfigError
 
@@ -165,9 +165,53 @@ class ScoringConfig(_Section):
     alert_threshold: float = Field(default=0.8, gt=0.0, lt=1.0)
 
 
+class AnomalyModelConfig(_Section):
+    # Days of transactions up to the run date the forest learns what is usual from: at least a
+    # month, or the monthly payments (salary, rent) it never saw look unusual.
+    train_days: int = Field(default=35, ge=1)
+    # The alert threshold: the anomaly score above which this share of the training
+    # transactions lies (stored with the model).
+    alert_rate: float = Field(default=0.002, gt=0.0, lt=0.5)
+    trees: int = Field(default=200, ge=10)
+    max_samples: int = Field(default=2048, ge=16)
+    seed: int = 7
+
+
+class SegmentationModelConfig(_Section):
+    # k is chosen by the silhouette (on a sample of customers) among k_min..k_max.
+    k_min: int = Field(default=4, ge=2)
+    k_max: int = Field(default=8, ge=2)
+    silhouette_sample: int = Field(default=3000, ge=100)
+    # Customers segmented on a date: those with a transaction in the active_days up to it.
+    active_days: int = Field(default=30, ge=1)
+    seed: int = 7
+
+    @model_validator(mode="after")
+    def _k_range(self) -> SegmentationModelConfig:
+        if self.k_min > self.k_max:
+            raise ValueError(f"k_min {self.k_min} is above k_max {self.k_max}")
+        return self
+
+
+class OffersModelConfig(_Section):
+    # Label: the product was opened in (D, D + horizon_days] by a customer not holding it on D.
+    horizon_days: int = Field(default=30, ge=1)
+    # Training snapshot dates, horizon_days apart, counted back from run date - horizon_days.
+    snapshots: int = Field(default=3, ge=1)
+    active_days: int = Field(default=30, ge=1)
+    # Fewer opens of a product than this in the training rows: it is ranked by popularity only.
+    min_positives: int = Field(default=10, ge=1)
+    # Inverse L2 strength of each product's logistic regression (few positives: keep it small).
+    regularization: float = Field(default=0.1, gt=0.0)
+    # Eligibility rules and the number of offers per customer: conf/offers.yaml.
+
+
 class ModelsConfig(_Section):
     churn: ChurnModelConfig = ChurnModelConfig()
     scoring: ScoringConfig = ScoringConfig()
+    anomaly: AnomalyModelConfig = AnomalyModelConfig()
+    segmentation: SegmentationModelConfig = SegmentationModelConfig()
+    offers: OffersModelConfig = OffersModelConfig()
 
 
 class PathsConfig(_Section):
