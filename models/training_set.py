@@ -211,19 +211,24 @@ def data_span(warehouse: Warehouse) -> tuple[dt.date, dt.date, Table]:
 def check_materialized(
     warehouse: Warehouse, registry: Registry, dates: Sequence[dt.date], views: Sequence[str]
 ) -> None:
-    """Raise SourceUnavailableError naming the first view and dates whose daily values were
-    never materialized (the point-in-time join would quietly fill them with NULLs or older
-    values)."""
-    for view in registry.materialized_views(list(views)):
-        have = _materialized_dates(warehouse, view)
-        missing = sorted(set(dates) - have)
-        if missing:
-            shown = ", ".join(str(d) for d in missing[:5]) + (" ..." if len(missing) > 5 else "")
-            raise SourceUnavailableError(
-                f"feature view {view.name} is not materialized for {len(missing)} snapshot "
-                f"date(s) ({shown}): run lakehouse features materialize --from-date "
-                f"{missing[0]} --run-date {missing[-1]}"
-            )
+    """Raise SourceUnavailableError naming every view with snapshot dates whose daily values
+    were never materialized (the point-in-time join would quietly fill them with NULLs or
+    older values), and the command that materializes them."""
+    missing = {
+        view.name: sorted(set(dates) - _materialized_dates(warehouse, view))
+        for view in registry.materialized_views(list(views))
+    }
+    missing = {name: days for name, days in missing.items() if days}
+    if not missing:
+        return
+    days = sorted({d for found in missing.values() for d in found})
+    shown = ", ".join(str(d) for d in days[:3]) + (" ..." if len(days) > 3 else "")
+    flags = " ".join(f"--view {name}" for name in missing)
+    raise SourceUnavailableError(
+        f"feature view(s) {', '.join(missing)} not materialized for {len(days)} of the "
+        f"{len(dates)} snapshot dates ({shown}): run lakehouse features materialize "
+        f"--from-date {days[0]} --run-date {days[-1]} {flags}"
+    )
 
 
 def _materialized_dates(warehouse: Warehouse, view: FeatureView) -> set[dt.date]:

@@ -236,7 +236,9 @@ def test_training_without_silver_data_is_a_clear_error(spark, churn_cfg, tmp_pat
 def test_unmaterialized_features_are_a_clear_error(spark, churn_cfg, store, last_day):
     context = RunContext.start("train", last_day)
     with pytest.raises(
-        SourceUnavailableError, match="customer_cashflow is not materialized for 3 snapshot"
+        SourceUnavailableError,
+        match=r"customer_cashflow not materialized for 3 of the 3 snapshot dates .* "
+        r"--view customer_cashflow$",
     ):
         run(spark, churn_cfg, context=context, views=(*VIEWS, "customer_cashflow"))
 
