@@ -14,7 +14,13 @@ import pyarrow.parquet as pq
 
 from lakehouse.generate import GeneratedData
 
-__all__ = ["bronze_order_versions", "silver_orders", "silver_transactions"]
+__all__ = [
+    "bronze_order_versions",
+    "silver_accounts",
+    "silver_customers",
+    "silver_orders",
+    "silver_transactions",
+]
 
 RUN_ID = "generated"
 
@@ -68,6 +74,39 @@ def bronze_order_versions(data: GeneratedData) -> pa.Table:
         "_run_date": pc.cast(versions["updated_at"], pa.date32()),
     }
     return _typed(columns, SHOP_TABLES["orders"])
+
+
+def silver_customers(data: GeneratedData) -> pa.Table:
+    """Every generated customer version as silver.customers' SCD2 rows: valid from its
+    updated_at until the customer's next version. PII columns are left NULL (the models read
+    none of them); birth_year comes from the date of birth as the silver job derives it."""
+    from schemas.customers import SILVER_CUSTOMERS
+
+    plain = _plain(data.customers)
+    plain = plain.append_column("birth_year", pc.year(plain["date_of_birth"]))
+    versions = plain.to_pandas().sort_values(["customer_id", "updated_at"])
+    versions["valid_from"] = versions["updated_at"]
+    versions["valid_to"] = versions.groupby("customer_id")["updated_at"].shift(-1)
+    versions["is_current"] = versions["valid_to"].isna()
+    kept = pa.Table.from_pandas(versions, preserve_index=False)
+    pii = [name for name in SILVER_CUSTOMERS.pii if name in kept.column_names]
+    columns = {name: kept[name] for name in kept.column_names if name not in pii}
+    columns |= {name: pa.nulls(kept.num_rows, pa.string()) for name in pii}
+    return _typed(columns, SILVER_CUSTOMERS)
+
+
+def silver_accounts(data: GeneratedData) -> pa.Table:
+    """The latest version of every generated account (status active or closed), as
+    silver.accounts holds it."""
+    from lakehouse.generate.mysql_sink import state_as_of
+    from schemas.shop import SILVER_SHOP
+
+    accounts = _plain(state_as_of(data.accounts, ("account_id",), None))
+    columns = {
+        **{name: accounts[name] for name in accounts.column_names},
+        "_run_id": pa.array([RUN_ID] * accounts.num_rows),
+    }
+    return _typed(columns, SILVER_SHOP["accounts"])
 
 
 def _plain(table: pa.Table) -> pa.Table:
