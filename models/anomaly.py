@@ -82,6 +82,14 @@ MIN_ROWS = 50
 TAIL_SAMPLE = 20_000  # training values kept per feature to say how rare a value is
 REASON_TAIL = 0.05  # a feature is named in a reason when at most this share of training is as high
 REASONS = 3
+# Equally rare values (e.g. all beyond anything seen in training): the more telling first.
+REASON_ORDER = (
+    "category_rarity",
+    "txn_count_1h",
+    "amount_zscore_log",
+    "is_foreign_currency",
+    "hour_rarity",
+)
 _ONE_MICROSECOND = dt.timedelta(microseconds=1)
 OUTPUT_COLUMNS = ("txn_id", "customer_id", "txn_ts", "anomaly_score", "is_alert", "reason")
 
@@ -136,12 +144,16 @@ class AnomalyModel:
         shares = {name: self.tail_share(name, features[name].to_numpy()) for name in FEATURES}
         texts = []
         for i, (_, row) in enumerate(rows.iterrows()):
-            rare = sorted((shares[n][i], n) for n in FEATURES if shares[n][i] <= REASON_TAIL)
-            parts = [self._phrase(name, row, features.iloc[i]) for _, name in rare[:REASONS]]
+            rare = sorted(
+                (shares[n][i], REASON_ORDER.index(n), n)
+                for n in FEATURES
+                if shares[n][i] <= REASON_TAIL
+            )
+            parts = [self._phrase(name, row) for *_, name in rare[:REASONS]]
             texts.append("; ".join(parts) if parts else "an unusual combination for this customer")
         return texts
 
-    def _phrase(self, name: str, row: pd.Series, feature: pd.Series) -> str:
+    def _phrase(self, name: str, row: pd.Series) -> str:
         if name == "txn_count_1h":
             return f"{int(row['txn_count_1h'])} transactions within an hour"
         if name == "amount_zscore_log":
@@ -153,12 +165,16 @@ class AnomalyModel:
             return f"paid in {row['currency']}"
         if name == "hour_rarity":
             hour = pd.Timestamp(row["txn_ts"]).hour
-            return f"at {hour:02d}h UTC, an hour with {self.hour_share[hour]:.1%} of payments"
+            return f"at {hour:02d}h UTC, an hour with {_percent(self.hour_share[hour])} of payments"
         category = row["category"] if isinstance(row["category"], str) else UNKNOWN
         share = self.category_share.get(category)
         if share is None:
             return f"category {category}, never seen in training"
-        return f"category {category}, {share:.2%} of payments"
+        return f"category {category}, {_percent(share)} of payments"
+
+
+def _percent(share: float) -> str:
+    return "under 0.1%" if share < 0.001 else f"{share:.1%}"
 
 
 def _features(rows, hour_share, category_share, unseen_share) -> pd.DataFrame:
