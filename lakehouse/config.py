@@ -28,6 +28,7 @@ __all__ = [
     "RedshiftConfig",
     "S3Config",
     "SparkConfig",
+    "StreamingConfig",
     "WarehouseConfig",
     "load_config",
 ]
@@ -102,6 +103,22 @@ class KafkaConfig(_Section):
     topics: dict[str, int] = Field(
         default_factory=lambda: {"transactions": 4, "alerts": 2, "transactions_dead_letter": 1}
     )
+
+
+class StreamingConfig(_Section):
+    """Structured Streaming apps (streaming/): where their checkpoints live and how they pace."""
+
+    # Relative paths resolve against LAKEHOUSE_HOME; one subdirectory per query name.
+    checkpoints: str = "checkpoints"
+    # Spark's processing-time trigger; a micro-batch costs ~0.5 s fixed here, so shorter
+    # intervals only make Spark warn that it is falling behind.
+    trigger_interval: str = "1 second"
+    # Events per micro-batch at most; 250k-500k keeps the fixed cost per batch small.
+    max_offsets_per_trigger: int = Field(default=250_000, ge=1)
+    # Re-sent events are recognised against silver rows of their own txn_date, for event
+    # dates up to this many days before the newest one in the micro-batch; older events are
+    # dead-lettered as late (the daily batch path takes them).
+    dedupe_watermark_days: int = Field(default=3, ge=0)
 
 
 class S3Config(_Section):
@@ -233,6 +250,7 @@ class Config(_Section):
     mysql: MySQLConfig = MySQLConfig()
     redshift: RedshiftConfig = RedshiftConfig()
     kafka: KafkaConfig = KafkaConfig()
+    streaming: StreamingConfig = StreamingConfig()
     s3: S3Config = S3Config()
     pii: PiiConfig = PiiConfig()
     quality: QualityConfig = QualityConfig()
@@ -256,6 +274,10 @@ class Config(_Section):
     def path(self, name: Literal["landing", "truth", "services", "mlflow", "exports"]) -> Path:
         """A state path (landing area, generator truth, service data, exports) made absolute."""
         return (self.home / getattr(self.paths, name)).resolve()
+
+    def checkpoint_dir(self, query: str) -> Path:
+        """A streaming query's checkpoint directory (under streaming.checkpoints)."""
+        return (self.home / self.streaming.checkpoints / query).resolve()
 
     @property
     def mlflow_tracking_uri(self) -> str:
