@@ -45,9 +45,10 @@ class SilverResult:
 
 
 # -- transforms -------------------------------------------------------------------------------
-def type_transactions(bronze: DataFrame) -> DataFrame:
+def type_transactions(bronze: DataFrame, *, keep: Sequence[str] = ()) -> DataFrame:
     """Text -> types. What does not convert becomes NULL, with the text kept beside it as
-    ``<column>_raw`` so the gate can tell 'missing' from 'not a valid value'."""
+    ``<column>_raw`` so the gate can tell 'missing' from 'not a valid value'. Columns in
+    ``keep`` pass through at the end (the streaming ingest keeps the Kafka coordinates)."""
     return bronze.select(
         "txn_id",
         "customer_id",
@@ -66,6 +67,7 @@ def type_transactions(bronze: DataFrame) -> DataFrame:
         "_line_number",
         "_run_id",
         "_run_date",
+        *keep,
     )
 
 
