@@ -1,0 +1,210 @@
+"""Kafka `transactions` -> bronze.transaction_events, silver.transactions_stream and dead letters,
+exactly once.
+
+    spark-submit streaming/ingest_transactions.py [--env local] [--once|--available-now]
+                                                  [--max-offsets N]
+    from streaming.ingest_transactions import run; run(spark, cfg, available_now=True)
+
+Each micro-batch (``foreachBatch``, see _ingest_sink.py) appends the raw events to bronze, the
+refused ones to ops.dead_letters and the dead-letter topic (reason in a header), and the valid,
+new ones to silver. Every Delta commit carries the app transaction (``ingest_transactions:<query
+id>``, batch id): a batch replayed after a crash finds its version in each table's log and is
+skipped there, table by table, so bronze and silver stay consistent whichever commit the crash
+followed. The dead-letter topic is at least once (sent before the Delta commit; its records
+carry an ``idempotency_key`` header, ``<app>:<topic>/<partition>/<offset>``).
+
+Events are parsed with the transactions contract and checked with the batch gate's suite (see
+_ingest_parse.py); the suite's referential rule (customer known) is left out: it holds rows
+until a re-run, and a stream does not re-run.
+
+Why twins of the batch tables and not the same ones:
+- bronze.transactions is the CSV drop as received, partitioned by run date and replaced per run
+  date (``replace_where``): a re-run of a day would delete what the stream appended there, and
+  Kafka's coordinates (topic, partition, offset) have no column in it.
+- silver.transactions is merged by the daily job, whose MERGE rewrites files: with the stream
+  committing every second, one of the two would keep losing the commit race
+  (WriteConflictError), and the daily gate holds unknown customers that the stream does not.
+  silver.transactions_stream has the very same contract (schemas/transactions.py), so readers
+  union the two.
+
+Duplicates: a re-sent event (same txn_id) is dropped if silver already has it, looked up in its
+own txn_date partition (a re-send has the same txn_ts) and files whose txn_id range covers it;
+within a batch the latest delivery wins. That is an anti-join written in the same commit as the
+batch's rows, so it is exactly once and needs no state store: Spark's
+dropDuplicatesWithinWatermark would run before foreachBatch and drop re-sends from bronze too,
+which must keep everything as received. The watermark bounds the lookup: valid events whose
+txn_date is more than ``streaming.dedupe_watermark_days`` before the newest in their batch are
+dead-lettered as late (the daily path loads them) rather than checked against old partitions.
+
+SIGTERM (or SIGINT) stops the query after the batch in flight; a batch cut short by a stop or a
+crash is replayed from the checkpoint and, thanks to the app transactions, written once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from lakehouse.config import Config
+from lakehouse.delta import Warehouse
+from lakehouse.errors import ConfigError
+from streaming._ingest_sink import AfterCommit, BatchResult, IngestSink
+
+__all__ = ["APP", "IngestRun", "main", "run"]
+
+APP = "ingest_transactions"
+SOURCE_TOPIC = "transactions"
+DEAD_LETTER_TOPIC = "transactions_dead_letter"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IngestRun:
+    query_id: str
+    batches: list[BatchResult]
+
+    @property
+    def events(self) -> int:
+        return sum(b.events for b in self.batches)
+
+    def __str__(self) -> str:
+        silver = sum(b.silver_rows for b in self.batches)
+        dead = sum(b.dead_letters for b in self.batches)
+        return (
+            f"{APP}: {len(self.batches)} batches, {self.events} events, {silver} new silver "
+            f"rows, {dead} dead letters (query {self.query_id})"
+        )
+
+
+def _topic(cfg: Config, name: str) -> str:
+    if name not in cfg.kafka.topics:
+        raise ConfigError(f"kafka.topics has no '{name}'; add it to conf/{cfg.env}.yaml")
+    return name
+
+
+def run(
+    spark: SparkSession,
+    cfg: Config,
+    *,
+    available_now: bool,
+    max_offsets: int | None = None,
+    starting_offsets: str = "earliest",
+    source_topic: str | None = None,
+    dead_letter_topic: str | None = None,
+    checkpoint: Path | None = None,
+    warehouse: Warehouse | None = None,
+    after_commit: AfterCommit | None = None,
+    stop_event: threading.Event | None = None,
+) -> IngestRun:
+    """Run the ingest until the topic's current end (``available_now``) or until stopped
+    (``stop_event`` set, e.g. by SIGTERM in ``main``). Topics, checkpoint and warehouse default
+    to the config's; ``after_commit(table, batch_id)`` is called after each Delta commit."""
+    from lakehouse.merchants import load_merchant_rules
+    from lakehouse.quality import load_suite
+    from lakehouse.services import kafka_bootstrap
+    from schemas.transactions import SILVER_TRANSACTIONS
+    from streaming import _ingest_parse, kafka_source
+
+    kafka_source.register(spark)
+    bootstrap = kafka_bootstrap(cfg)
+    checkpoint = checkpoint or cfg.checkpoint_dir(APP)
+    batches: list[BatchResult] = []
+    sink = IngestSink(
+        app=APP,
+        checkpoint=checkpoint,
+        warehouse=warehouse or Warehouse.from_config(cfg),
+        suite=_ingest_parse.stream_suite(load_suite(cfg.conf_dir, SILVER_TRANSACTIONS.name)),
+        merchants=load_merchant_rules(cfg.conf_dir),
+        pii_key=cfg.pii_key(),
+        bootstrap=bootstrap,
+        dead_letter_topic=dead_letter_topic or _topic(cfg, DEAD_LETTER_TOPIC),
+        watermark_days=cfg.streaming.dedupe_watermark_days,
+        after_commit=after_commit,
+        results=batches,
+    )
+    events = (
+        spark.readStream.format(kafka_source.FORMAT)
+        .option("kafka.bootstrap.servers", bootstrap)
+        .option("subscribe", source_topic or _topic(cfg, SOURCE_TOPIC))
+        .option("startingOffsets", starting_offsets)
+        .option("maxOffsetsPerTrigger", max_offsets or cfg.streaming.max_offsets_per_trigger)
+        .load()
+    )
+    writer = events.writeStream.foreachBatch(sink).option("checkpointLocation", str(checkpoint))
+    if available_now:
+        writer = writer.trigger(availableNow=True)
+    else:
+        writer = writer.trigger(processingTime=cfg.streaming.trigger_interval)
+    with kafka_source.typed_errors():
+        query = writer.queryName(APP).start()
+        _await(query, batches, stop_event or threading.Event())
+    return IngestRun(str(query.id), batches)
+
+
+def _await(query, batches: list[BatchResult], stop: threading.Event) -> None:
+    """Wait for the query to end; on ``stop``, let the batch in flight finish, then stop it.
+    (If the next batch has started by then, stop() cuts it short: it is replayed on restart
+    and its commits are skipped where they landed.)"""
+    try:
+        while not query.awaitTermination(0.2):
+            if stop.is_set():
+                done = len(batches)
+                while query.status["isTriggerActive"] and len(batches) == done:
+                    query.awaitTermination(0.05)
+                query.stop()
+    except BaseException:
+        if query.isActive:
+            query.stop()
+        raise
+    query.awaitTermination()  # re-raises the query's failure, if it failed
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from rich.console import Console
+
+    from lakehouse.config import load_config
+    from lakehouse.errors import LakehouseError
+    from lakehouse.session import build_spark
+
+    parser = argparse.ArgumentParser(prog=APP, description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env", help="conf/<env>.yaml (default: $LAKEHOUSE_ENV or local)")
+    until = parser.add_mutually_exclusive_group()
+    until.add_argument("--once", action="store_true", help="what is in the topic now, then exit")
+    until.add_argument("--available-now", action="store_true", help="the same as --once")
+    parser.add_argument("--max-offsets", type=int, help="events per micro-batch at most")
+    parser.add_argument("--verbose", action="store_true", help="full tracebacks on errors")
+    args = parser.parse_args(argv)
+    console = Console(stderr=True, soft_wrap=True)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        cfg = load_config(args.env, environ=os.environ)
+        spark = build_spark(APP, cfg)
+        result = run(
+            spark,
+            cfg,
+            available_now=args.once or args.available_now,
+            max_offsets=args.max_offsets,
+            stop_event=stop,
+        )
+    except LakehouseError as err:
+        if args.verbose:
+            log.exception("%s failed", APP)
+        console.print(f"[bold red]error:[/] {err}", highlight=False)
+        return 2
+    print(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
