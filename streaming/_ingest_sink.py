@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
 from lakehouse.delta import AppTransaction, Table, Warehouse
@@ -92,8 +92,11 @@ class IngestSink:
             if self.dead.name not in done and dead_count:
                 # Topic first, then Delta: a crash between them re-sends (at least once, with an
                 # idempotency key) instead of losing the topic's copy.
-                dead_count = _produce_dead_letters(dead, self.bootstrap, self.dead_letter_topic)
-                self._commit(self.dead, dead, txn)
+                # Few by nature: one job brings them to the driver, for the topic and the table.
+                refused_rows = dead.collect()
+                _produce_dead_letters(refused_rows, self.bootstrap, self.dead_letter_topic)
+                local = raw.sparkSession.createDataFrame(refused_rows, DEAD_LETTERS.schema)
+                self._commit(self.dead, local, txn)
             written = 0
             if self.silver.name not in done:
                 fresh = self._new_silver_rows(flagged, counts, late_before, run_id)
@@ -184,7 +187,7 @@ def _late_count(counts: dict, late_before: dt.date | None) -> int:
     return sum(n for d, n in counts["late"].items() if d < late_before)
 
 
-def _produce_dead_letters(dead: DataFrame, bootstrap: str, topic: str) -> int:
+def _produce_dead_letters(dead: list[Row], bootstrap: str, topic: str) -> None:
     """Send each dead letter to the topic (key and value as received; reason, rules, source
     and an idempotency key in headers) and wait for every acknowledgement."""
     from confluent_kafka import Producer
@@ -198,8 +201,7 @@ def _produce_dead_letters(dead: DataFrame, bootstrap: str, topic: str) -> int:
         if err is not None:
             failures.append(str(err))
 
-    sent = 0
-    for row in dead.toLocalIterator():
+    for row in dead:
         source = f"{row['topic']}/{row['partition']}/{row['offset']}"
         headers = [
             ("reason", row["reason"].encode()),
@@ -216,11 +218,9 @@ def _produce_dead_letters(dead: DataFrame, bootstrap: str, topic: str) -> int:
             except BufferError:
                 producer.poll(0.05)
         producer.poll(0)
-        sent += 1
     remaining = producer.flush(30)
     if remaining or failures:
         raise SourceUnavailableError(
             f"Kafka at {bootstrap}: {len(failures)} dead letters failed and {remaining} were still "
             f"queued for topic {topic!r} (first error: {failures[:1]}); the batch will be retried"
         )
-    return sent

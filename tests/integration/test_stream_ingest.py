@@ -128,7 +128,7 @@ def ingest(spark, cfg, warehouse, topic, dead_topic, checkpoint, **options):
         spark,
         cfg,
         available_now=True,
-        max_offsets=options.pop("max_offsets", 700),
+        max_offsets=options.pop("max_offsets", 1_000),
         source_topic=topic,
         dead_letter_topic=dead_topic,
         checkpoint=checkpoint,
@@ -211,7 +211,7 @@ def test_a_batch_replayed_after_a_crash_following_a_commit_is_written_once(
     topic, dead_topic = topics()
     warehouse = Warehouse(str(tmp_path / "warehouse"))
     events = Events(bootstrap, topic)
-    events.send_batch(0, 1_200, resend_every=11, broken_every=9)
+    events.send_batch(0, 1_600, resend_every=11, broken_every=9)
     checkpoint = tmp_path / "checkpoint"
     commits: list[tuple[str, int]] = []
 
