@@ -18,8 +18,8 @@ from lakehouse.delta import AppTransaction, Table, Warehouse
 from lakehouse.errors import SourceUnavailableError
 from lakehouse.merchants import MerchantRules
 from lakehouse.quality import FAILED_RULES, QualitySuite
+from schemas.streaming import DEAD_LETTERS, TRANSACTION_EVENTS, TRANSACTIONS_STREAM
 from streaming import _ingest_parse as parse
-from streaming._ingest_tables import DEAD_LETTERS, TRANSACTION_EVENTS, TRANSACTIONS_STREAM
 
 AfterCommit = Callable[[str, int], None]
 

@@ -1,5 +1,5 @@
-"""The tables the streaming transaction ingest writes (see ingest_transactions.py for why they
-are twins of the batch path's tables rather than the same ones)."""
+"""The tables the streaming apps write (see streaming/ingest_transactions.py for why they are
+twins of the batch path's tables rather than the same ones)."""
 
 from __future__ import annotations
 
