@@ -160,7 +160,8 @@ class MlflowConfig(_Section):
 class ChurnModelConfig(_Section):
     # Churned on snapshot date D: no transaction in (D, D + horizon_days].
     horizon_days: int = Field(default=30, ge=1)
-    # Snapshots (training rows are customers active in the active_days up to each) every
+    # Snapshots (training rows are customers holding an open account at the end of each and
+    # active in the active_days up to it: models.training_set.churn_population) every
     # snapshot_every_days over the training window; the last holdout_days of labelled
     # snapshots are the test window, the validation_days before them the validation window.
     active_days: int = Field(default=30, ge=1)

@@ -2,16 +2,27 @@
 feature store's point-in-time join, and a split by time.
 
     plan = plan_snapshots(first_day, last_day, settings=cfg.models.churn)
-    labelled = label_snapshots(customer_days, plan, settings=cfg.models.churn)
+    labelled = label_snapshots(customer_days, accounts, plan, settings=cfg.models.churn)
     rows = store.get_historical_features(labelled, CHURN_VIEWS)
 
-A snapshot date ``D`` gives one row per customer with a transaction in the ``active_days``
-ending with ``D``, observed just after the end of ``D`` (``observed_at``): the features are
-the daily snapshot of ``D`` and nothing later. ``churned`` is 1 when the customer has no
-transaction in ``(D, D + horizon_days]``, so only dates whose horizon ends inside the data
-are snapshots. The last ``holdout_days`` of snapshots are the test window, the
-``validation_days`` before them the validation window, everything earlier trains: rows are
-never split at random across time.
+Population: a snapshot date ``D`` gives one row per customer who is still a customer at the
+end of ``D`` and uses the bank: at least one account open at the end of ``D``
+(silver.accounts) and a transaction in the ``active_days`` ending with ``D``
+(``churn_population``; scoring uses the same rule). Each row is observed just after the end
+of ``D`` (``observed_at``): the features are the daily snapshot of ``D`` and nothing later.
+
+Label: ``churned`` is 1 when the customer makes no transaction in ``(D, D + horizon_days]``,
+so only dates whose horizon ends inside the data are snapshots. The open-account condition is
+what makes this a forecast: without it most churned rows (85-90% on generated data) were
+customers who had already closed their accounts before ``D`` and were in the population only
+because they transacted in the month before; the label then said "has left" and recency alone
+ranked it. With it, a churned row is a customer who still holds an account at ``D`` and will
+go silent. Requiring a transaction in the last few days instead leaves a quarter to half of
+the churned rows already gone and drops a third of the ones still there (bench/churn_quality.py).
+
+Split: the last ``holdout_days`` of snapshots are the test window, the ``validation_days``
+before them the validation window, everything earlier trains: rows are never split at random
+across time.
 """
 
 from __future__ import annotations
@@ -40,12 +51,14 @@ __all__ = [
     "SnapshotPlan",
     "TrainingFrame",
     "check_materialized",
+    "churn_population",
     "data_span",
     "label_snapshots",
     "load_training_frame",
     "model_features",
     "observed_at",
     "plan_snapshots",
+    "read_accounts",
     "read_customer_days",
     "source_tables",
     "training_rows",
@@ -59,7 +72,8 @@ KEY, LABEL, SNAPSHOT, EVENT_TS, SPLIT = (
     "split",
 )
 SPLITS = ("train", "validation", "test")
-TRANSACTIONS = "silver.transactions"
+TRANSACTIONS, ACCOUNTS = "silver.transactions", "silver.accounts"
+CLOSED = "closed"  # silver.accounts status of a closed account (closing is final)
 # What a customer did and bought; home_location (a place name) is not a model input.
 CHURN_VIEWS = (
     "customer_spend",
@@ -145,31 +159,66 @@ def plan_snapshots(
     return plan
 
 
-def label_snapshots(
-    customer_days: DataFrame, plan: SnapshotPlan, *, settings: ChurnModelConfig
+def churn_population(
+    customer_days: DataFrame,
+    accounts: DataFrame,
+    dates: Sequence[dt.date],
+    *,
+    active_days: int,
 ) -> DataFrame:
-    """customer_id, snapshot_date, event_ts, split, churned (0/1) for every customer active in
-    the ``active_days`` up to a snapshot date. ``customer_days`` holds customer_id and
-    txn_date (one row per transaction, or per distinct day)."""
+    """customer_id, snapshot_date for every customer who, at the end of a date ``D`` of
+    ``dates``, holds an account open then and made a transaction in the ``active_days``
+    ending with ``D``: who churn is predicted for, in training and in scoring.
+    ``customer_days`` holds customer_id and txn_date; ``accounts`` customer_id,
+    opened_date and closed_date (NULL while open; see ``read_accounts``)."""
+    snapshots = F.broadcast(
+        customer_days.sparkSession.createDataFrame([(d,) for d in dates], f"{SNAPSHOT} date")
+    )
+    day = F.col(SNAPSHOT)
+    in_window = (F.col("txn_date") > F.date_sub(day, active_days)) & (F.col("txn_date") <= day)
+    active = customer_days.select(KEY, "txn_date").join(snapshots, on=in_window, how="inner")
+    still_open = (F.col("opened_date") <= day) & (
+        F.col("closed_date").isNull() | (F.col("closed_date") > day)
+    )
+    holding = accounts.select(KEY, "opened_date", "closed_date").join(
+        snapshots, on=still_open, how="inner"
+    )
+    return (
+        active.select(KEY, SNAPSHOT)
+        .distinct()
+        .join(holding.select(KEY, SNAPSHOT), on=[KEY, SNAPSHOT], how="left_semi")
+    )
+
+
+def label_snapshots(
+    customer_days: DataFrame, accounts: DataFrame, plan: SnapshotPlan, *, settings: ChurnModelConfig
+) -> DataFrame:
+    """customer_id, snapshot_date, event_ts, split, churned (0/1) for the population of each
+    snapshot date (``churn_population``). ``customer_days`` holds customer_id and txn_date
+    (one row per transaction, or per distinct day); ``accounts`` as ``read_accounts``."""
     split_of = {d: s for s in SPLITS for d in plan.window(s)}
-    snapshots = customer_days.sparkSession.createDataFrame(
-        [(d, observed_at(d), split_of[d]) for d in plan.dates],
-        f"{SNAPSHOT} date, {EVENT_TS} timestamp, {SPLIT} string",
+    snapshots = F.broadcast(
+        customer_days.sparkSession.createDataFrame(
+            [(d, observed_at(d), split_of[d]) for d in plan.dates],
+            f"{SNAPSHOT} date, {EVENT_TS} timestamp, {SPLIT} string",
+        )
     )
     days = customer_days.select(KEY, "txn_date").distinct()
-    since = F.date_sub(F.col(SNAPSHOT), settings.active_days)
-    until = F.date_add(F.col(SNAPSHOT), settings.horizon_days)
-    in_either_window = (F.col("txn_date") > since) & (F.col("txn_date") <= until)
-    # Few snapshot dates: a broadcast range join is one pass over the customer-days.
-    touching = days.join(F.broadcast(snapshots), on=in_either_window, how="inner")
-    is_before = F.col("txn_date") <= F.col(SNAPSHOT)
-    per_snapshot = touching.groupBy(KEY, SNAPSHOT, EVENT_TS, SPLIT).agg(
-        F.max(is_before.cast("int")).alias("_active"),
-        F.max((~is_before).cast("int")).alias("_returned"),
+    population = churn_population(days, accounts, plan.dates, active_days=settings.active_days)
+    day = F.col(SNAPSHOT)
+    in_horizon = (F.col("txn_date") > day) & (
+        F.col("txn_date") <= F.date_add(day, settings.horizon_days)
     )
-    is_active = F.col("_active") == 1
-    return per_snapshot.filter(is_active).select(
-        KEY, SNAPSHOT, EVENT_TS, SPLIT, (1 - F.col("_returned")).alias(LABEL)
+    # Few snapshot dates: a broadcast range join is one pass over the customer-days.
+    returned = (
+        days.join(snapshots.select(SNAPSHOT), on=in_horizon, how="inner")
+        .select(KEY, SNAPSHOT, F.lit(0).alias(LABEL))
+        .distinct()
+    )
+    return (
+        population.join(snapshots, on=SNAPSHOT, how="inner")
+        .join(returned, on=[KEY, SNAPSHOT], how="left")
+        .select(KEY, SNAPSHOT, EVENT_TS, SPLIT, F.coalesce(F.col(LABEL), F.lit(1)).alias(LABEL))
     )
 
 
@@ -184,10 +233,15 @@ def model_features(registry: Registry, views: Sequence[str] = CHURN_VIEWS) -> tu
 
 
 def source_tables(registry: Registry, views: Sequence[str] = CHURN_VIEWS) -> tuple[str, ...]:
-    """Every Delta table a training set over ``views`` reads: labels, views' sources, the
-    views' offline tables."""
+    """Every Delta table a training set over ``views`` reads: labels, population, views'
+    sources, the views' offline tables."""
     stored = registry.materialized_views(list(views))
-    names = [TRANSACTIONS, *(v.source.name for v in stored), *(v.offline_table for v in stored)]
+    names = [
+        TRANSACTIONS,
+        ACCOUNTS,
+        *(v.source.name for v in stored),
+        *(v.offline_table for v in stored),
+    ]
     return tuple(dict.fromkeys(names))
 
 
@@ -248,6 +302,26 @@ def _partition_dates(table: Table, column: str) -> set[dt.date]:
     return {v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v)) for v in values}
 
 
+def read_accounts(warehouse: Warehouse, spark) -> DataFrame:
+    """customer_id, opened_date, closed_date (NULL while open) of every account in
+    silver.accounts. It holds each account's latest status, and closing is final: a closed
+    account was closed on the day of that status (its updated_at, UTC), open before."""
+    try:
+        table = warehouse.table(ACCOUNTS)
+    except TableNotFoundError:
+        raise SourceUnavailableError(
+            f"{ACCOUNTS} does not exist yet: run the daily batch first (lakehouse batch "
+            "--run-date D); churn is predicted only for customers holding an open account"
+        ) from None
+    accounts = table.to_spark(spark, columns=[KEY, "opened_date", "status", "updated_at"])
+    is_closed = F.col("status") == CLOSED
+    return accounts.select(
+        KEY,
+        "opened_date",
+        F.when(is_closed, F.to_date("updated_at")).alias("closed_date"),
+    )
+
+
 def read_customer_days(
     table: Table, spark, plan: SnapshotPlan, *, settings: ChurnModelConfig
 ) -> DataFrame:
@@ -261,6 +335,7 @@ def read_customer_days(
 def training_rows(
     store,
     customer_days: DataFrame,
+    accounts: DataFrame,
     plan: SnapshotPlan,
     *,
     settings: ChurnModelConfig,
@@ -270,7 +345,7 @@ def training_rows(
     """The labelled snapshot rows with every numeric feature of ``views`` as a double (the
     booster sees float32 either way; booleans become 0/1), NULL where a view has no value.
     ``feature_timestamps`` adds ``<view>__feature_ts`` per view, for audits."""
-    labelled = label_snapshots(customer_days, plan, settings=settings)
+    labelled = label_snapshots(customer_days, accounts, plan, settings=settings)
     features = model_features(store.registry, views)
     rows = store.get_historical_features(
         labelled, list(views), feature_timestamps=feature_timestamps
@@ -315,11 +390,13 @@ def load_training_frame(
         )
     plan = plan_snapshots(first, last_day, settings=settings)
     check_materialized(warehouse, registry, plan.dates, views)
+    accounts = read_accounts(warehouse, store.spark)
     tables = {name: warehouse.table(name).version for name in source_tables(registry, views)}
     customer_days = read_customer_days(table, store.spark, plan, settings=settings)
     rows = training_rows(
         store,
         customer_days,
+        accounts,
         plan,
         settings=settings,
         views=views,

@@ -174,7 +174,7 @@ def test_observed_at_is_just_after_the_day_ends_in_utc():
     assert observed_at(D(2024, 3, 31)) == dt.datetime(2024, 4, 1, 0, 0, 0, 1, tzinfo=dt.UTC)
 
 
-def test_labels_mark_active_customers_without_a_later_transaction(spark):
+def test_labels_mark_customers_holding_an_account_without_a_later_transaction(spark):
     plan = plan_snapshots(D(2024, 1, 1), D(2024, 2, 9), settings=SETTINGS)
     days = [
         ("stays", D(2024, 1, 29)),  # active for 01-30 (within 5 days), back on 02-02
@@ -184,9 +184,15 @@ def test_labels_mark_active_customers_without_a_later_transaction(spark):
         ("returns_late", D(2024, 2, 10)),  # after 01-30 + 10 days: outside the horizon
         ("dormant", D(2024, 1, 20)),  # not active in the 5 days up to 01-27 or 01-30
         ("dormant", D(2024, 2, 5)),
+        ("closes", D(2024, 1, 26)),  # active for 01-27 and 01-30, but gone by 01-30
     ]
     customer_days = spark.createDataFrame(days, "customer_id string, txn_date date")
-    got = label_snapshots(customer_days, plan, settings=SETTINGS).filter(
+    accounts = spark.createDataFrame(
+        [(c, D(2023, 6, 1), None) for c in ("stays", "leaves", "returns_late", "dormant")]
+        + [("closes", D(2023, 6, 1), D(2024, 1, 28)), ("closes", D(2024, 1, 31), None)],
+        "customer_id string, opened_date date, closed_date date",
+    )
+    got = label_snapshots(customer_days, accounts, plan, settings=SETTINGS).filter(
         "snapshot_date >= '2024-01-27'"
     )
     want = [
@@ -194,6 +200,7 @@ def test_labels_mark_active_customers_without_a_later_transaction(spark):
         ("leaves", D(2024, 1, 27), "validation", 1),
         ("leaves", D(2024, 1, 30), "test", 1),
         ("returns_late", D(2024, 1, 30), "test", 1),
+        ("closes", D(2024, 1, 27), "validation", 1),  # its account still open at 01-27
     ]
     expected = spark.createDataFrame(
         [(c, d, observed_at(d), s, y) for c, d, s, y in want],
