@@ -17,7 +17,8 @@ from lakehouse import Warehouse
 from lakehouse.config import MlflowConfig
 from lakehouse.errors import ModelInputError, ModelNotFoundError, SourceUnavailableError
 from lakehouse.generate import GeneratorSpec, generate
-from models.anomaly import score_transactions, train_anomaly, transaction_rows
+from models.anomaly import score_transactions
+from models.anomaly_training import train_anomaly, transaction_rows
 from models.model_runs import load_registered, log_and_register
 from models.offer_training import offer_scoring_set, train_offers
 from models.offers import eligibility, load_offer_rules, offer_rows
