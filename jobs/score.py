@@ -3,7 +3,8 @@
     lakehouse score --model churn --run-date 2024-03-31 [--alias champion] [--publish]
     spark-submit jobs/score.py --model churn --run-date 2024-03-31
 
-Scores every customer active in the models.churn.active_days up to the run date, with their
+Scores every customer who holds an open account at the end of the run date and made a
+transaction in the models.churn.active_days up to it (the training population), with their
 features as of that date (the same point-in-time rule as training), using the model version
 the alias points to in the MLflow registry (train and register one with `lakehouse train`).
 Replaces the date's rows of gold.churn_scores and LAKEHOUSE_HOME/exports/churn_scores/
@@ -37,6 +38,7 @@ from lakehouse.errors import (
 from lakehouse.run import RunContext
 from models.bundle import ClassifierBundle
 from models.scoring import ModelRef, arrow_batch_size, check_features, score_churn
+from models.training_set import churn_population, read_accounts
 from schemas.scores import CHURN_SCORES
 
 MODELS = {"churn": CHURN_SCORES}  # --model -> the table its scores go to
@@ -81,15 +83,6 @@ def resolve_model(cfg: Config, name: str, *, alias: str) -> tuple[ModelRef, Clas
         ) from None
     ref = ModelRef(name, str(version.version))
     return ref, load_bundle(f"models:/{name}/{ref.version}")
-
-
-def active_customers(transactions: DataFrame, *, run_date: dt.date, active_days: int) -> DataFrame:
-    """customer_id of every customer with a transaction in the ``active_days`` ending with
-    ``run_date``: the population churn is defined over, the rule that picks training rows
-    (models.training_set.label_snapshots)."""
-    since = run_date - dt.timedelta(days=active_days)
-    in_window = (F.col("txn_date") > F.lit(since)) & (F.col("txn_date") <= F.lit(run_date))
-    return transactions.filter(in_window).select("customer_id").distinct()
 
 
 def feature_rows(
@@ -154,11 +147,15 @@ def run(
     day = context.run_date
     model, bundle = resolve_model(cfg, model_name, alias=alias)
     warehouse = Warehouse.from_config(cfg)
-    customers = active_customers(
-        _transactions(spark, warehouse, run_date=day, active_days=cfg.models.churn.active_days),
-        run_date=day,
-        active_days=cfg.models.churn.active_days,
+    active_days = cfg.models.churn.active_days
+    # Who churn is predicted for: the rule that picked the training rows.
+    population = churn_population(
+        _transactions(spark, warehouse, run_date=day, active_days=active_days),
+        read_accounts(warehouse, spark),
+        [day],
+        active_days=active_days,
     )
+    customers = population.select("customer_id")
     rows = feature_rows(spark, cfg, customers, bundle, run_date=day)
     # Scoring reads its rows twice (deciles first): the point-in-time join runs once.
     rows = rows.persist(StorageLevel.MEMORY_AND_DISK)

@@ -17,7 +17,7 @@ import pytest
 import xgboost as xgb
 from deltalake import DeltaTable
 
-from bench.generated_silver import silver_transactions
+from bench.generated_silver import silver_accounts, silver_transactions
 from feature_store import FeatureStore
 from jobs import score
 from lakehouse import load_config
@@ -28,6 +28,7 @@ from lakehouse.run import RunContext
 from models.bundle import ClassifierBundle, log_bundle
 from models.training_set import model_features
 from schemas.scores import CHURN_SCORES
+from schemas.shop import SILVER_SHOP
 from schemas.transactions import SILVER_TRANSACTIONS
 
 pytestmark = pytest.mark.integration
@@ -57,17 +58,29 @@ def store(spark, job_cfg, generated, tmp_path_factory) -> FeatureStore:
     rows = spark.read.schema(SILVER_TRANSACTIONS.schema).parquet(str(path))
     warehouse = Warehouse.from_config(job_cfg)
     warehouse.create(SILVER_TRANSACTIONS).write(rows, mode="overwrite")
+    accounts = spark.createDataFrame(
+        silver_accounts(generated).to_pandas(), SILVER_SHOP["accounts"].schema
+    )
+    warehouse.create(SILVER_SHOP["accounts"]).write(accounts, mode="overwrite")
     store = FeatureStore(spark, job_cfg)
     store.materialize(DAY, views=list(VIEWS))
     return store
 
 
 def active_on(generated, day: dt.date) -> list[str]:
-    """Customers with a transaction in the 30 days up to ``day``, from the generator's rows."""
+    """Customers with a transaction in the 30 days up to ``day`` and an account open at its
+    end (closed on the day of its closing version), from the generator's rows."""
     txns = silver_transactions(generated)
     since = day - dt.timedelta(days=30)
     in_window = pc.and_(pc.greater(txns["txn_date"], since), pc.less_equal(txns["txn_date"], day))
-    return sorted(set(txns.filter(in_window)["customer_id"].to_pylist()))
+    active = set(txns.filter(in_window)["customer_id"].to_pylist())
+    holding = {
+        row["customer_id"]
+        for row in silver_accounts(generated).to_pylist()
+        if row["opened_date"] <= day
+        and not (row["status"] == "closed" and row["updated_at"].date() <= day)
+    }
+    return sorted(active & holding)
 
 
 def offline_features(store, generated, day: dt.date) -> pd.DataFrame:
