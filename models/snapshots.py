@@ -1,9 +1,10 @@
 """Customer snapshots for the segmentation and next-best-offer models.
 
-A snapshot of date ``D`` is one row per customer with a transaction in the ``active_days``
-up to ``D``, observed just after ``D`` ends: the feature store's daily views of ``D``
-(nothing later), the silver.customers version valid then (birth year, credit and income
-bands, signup date) and the products the customer held on ``D`` (silver.accounts).
+A snapshot of date ``D`` is one row per customer holding an account open at the end of ``D``
+with a transaction in the ``active_days`` up to it (the churn model's population), observed
+just after ``D`` ends: the feature store's daily views of ``D`` (nothing later), the
+silver.customers version valid then (birth year, credit and income bands, signup date) and
+the products the customer held on ``D`` (silver.accounts).
 
     snapshots = load_customer_snapshots(store, [d1, d2], active_days=30, products=PRODUCTS)
     features = customer_features(snapshots.rows)           # pure: what the models read
@@ -23,7 +24,13 @@ from pyspark.sql import functions as F
 
 from feature_store.transforms import SPEND_CATEGORIES
 from lakehouse.errors import ModelInputError, SourceUnavailableError, TableNotFoundError
-from models.training_set import check_materialized, model_features, observed_at
+from models.training_set import (
+    check_materialized,
+    churn_population,
+    model_features,
+    observed_at,
+    read_accounts,
+)
 
 __all__ = [
     "ACCOUNTS",
@@ -86,11 +93,8 @@ def load_customer_snapshots(
     dates = sorted(set(dates))
     check_materialized(warehouse, store.registry, dates, views)
     tables = {name: _table(warehouse, name) for name in (TRANSACTIONS, CUSTOMERS, ACCOUNTS)}
-    entities = _active_customers(
-        tables[TRANSACTIONS].to_spark(spark, columns=[KEY, "txn_date"]),
-        dates,
-        active_days=active_days,
-    )
+    customer_days = tables[TRANSACTIONS].to_spark(spark, columns=[KEY, "txn_date"])
+    entities = _customers_on(store, customer_days, dates, active_days=active_days)
     numeric = model_features(store.registry, views)
     featured = store.get_historical_features(entities, list(views))
     customers = tables[CUSTOMERS].to_spark(
@@ -121,18 +125,21 @@ def _table(warehouse, name: str):
         ) from None
 
 
-def _active_customers(customer_days: DataFrame, dates: Sequence[dt.date], *, active_days: int):
-    spark = customer_days.sparkSession
-    snapshots = spark.createDataFrame(
+def _customers_on(store, customer_days: DataFrame, dates, *, active_days: int) -> DataFrame:
+    """customer_id, snapshot_date, event_ts of the customers of each date: an account open at
+    its end and a transaction in the ``active_days`` up to it (the churn model's population,
+    models.training_set.churn_population), observed just after the date ends."""
+    population = churn_population(
+        customer_days,
+        read_accounts(store.warehouse, store.spark),
+        dates,
+        active_days=active_days,
+    )
+    stamps = store.spark.createDataFrame(
         [(d, observed_at(d)) for d in dates], f"{SNAPSHOT} date, {EVENT_TS} timestamp"
     )
-    since = F.date_sub(F.col(SNAPSHOT), active_days)
-    in_window = (F.col("txn_date") > since) & (F.col("txn_date") <= F.col(SNAPSHOT))
-    days = customer_days.select(KEY, "txn_date").distinct()
-    return (
-        days.join(F.broadcast(snapshots), on=in_window, how="inner")
-        .select(KEY, SNAPSHOT, EVENT_TS)
-        .distinct()
+    return population.join(F.broadcast(stamps), on=SNAPSHOT, how="inner").select(
+        KEY, SNAPSHOT, EVENT_TS
     )
 
 
