@@ -4,6 +4,10 @@ repetitions, the CPU time of this process and its JVM, and the Spark session it 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +15,10 @@ from pyspark.sql import SparkSession
 
 from lakehouse import Config
 
-__all__ = ["bench_environ", "cpu_seconds", "settle", "spark_session"]
+__all__ = ["bench_environ", "bench_spark", "cpu_seconds", "settle", "spark_session"]
+
+# Benchmarks compare on 2 cores unless the caller's LAKEHOUSE__SPARK__MASTER says otherwise.
+SPARK_MASTER = "local[2]"
 
 
 def bench_environ(home: Path) -> dict[str, str]:
@@ -20,6 +27,27 @@ def bench_environ(home: Path) -> dict[str, str]:
     overrides = {k: v for k, v in os.environ.items() if k.startswith("LAKEHOUSE__")}
     quiet = {"LAKEHOUSE__SPARK__UI_ENABLED": "false", "LAKEHOUSE__SPARK__LOG_LEVEL": "ERROR"}
     return {**quiet, **overrides, "LAKEHOUSE_HOME": str(home)}
+
+
+@contextmanager
+def bench_spark(
+    name: str, *, report: Callable[[str], None]
+) -> Iterator[tuple[SparkSession, Config, Path]]:
+    """A private state directory, the config over it and a Spark session, all gone after."""
+    from lakehouse import build_spark, load_config
+
+    home = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    try:
+        environ = {"LAKEHOUSE__SPARK__MASTER": SPARK_MASTER, **bench_environ(home)}
+        cfg = load_config("local", environ=environ)
+        report(f"starting Spark ({cfg.spark.master}, driver memory {cfg.spark.driver_memory})")
+        spark = build_spark(f"bench-{name}", cfg)
+        try:
+            yield spark, cfg, home
+        finally:
+            spark.stop()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def settle() -> None:

@@ -35,8 +35,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,15 +43,14 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from bench._measure import bench_environ
+from bench._measure import bench_spark
 from bench._record import Outcome
-from lakehouse import Warehouse, build_spark, load_config
+from lakehouse import Warehouse
 
 __all__ = ["oracle_scores", "run"]
 
 GOAL = 0.95
 CUSTOMERS, DAYS, SEED = 4000, 180, 20_240_701
-SPARK_MASTER = "local[2]"
 SETTINGS = {"snapshot_every_days": 14, "holdout_days": 28}  # see the module docstring
 
 
@@ -120,19 +117,8 @@ def forward_figures(holdout: pd.DataFrame, scores: dict[str, np.ndarray], truth)
 
 
 def run(*, rows: int, reps: int, report: Callable[[str], None]) -> Outcome:
-    home = Path(tempfile.mkdtemp(prefix="bench-churn-"))
-    try:
-        cfg = load_config(
-            "local", environ={"LAKEHOUSE__SPARK__MASTER": SPARK_MASTER, **bench_environ(home)}
-        )
-        report(f"starting Spark ({cfg.spark.master})")
-        spark = build_spark("bench-churn-quality", cfg)
-        try:
-            return _measure(spark, cfg, home, report)
-        finally:
-            spark.stop()
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    with bench_spark("churn-quality", report=report) as (spark, cfg, home):
+        return _measure(spark, cfg, home, report)
 
 
 def _measure(spark, cfg, home: Path, report: Callable[[str], None]) -> Outcome:

@@ -26,7 +26,6 @@ import json
 import os
 import shutil
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -39,10 +38,10 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
 
-from bench._measure import bench_environ, cpu_seconds, settle, spark_session
+from bench._measure import bench_spark, cpu_seconds, settle, spark_session
 from bench._record import REPO_ROOT, BenchError, Outcome
 from bench.feature_sql import KEYS, SOURCES, feature_tables, find_differences
-from lakehouse import Config, build_spark, load_config
+from lakehouse import Config
 from lakehouse.generate import GeneratorSpec
 
 GOAL_RATIO = 3.0
@@ -55,7 +54,6 @@ MIN_CUSTOMERS = 200
 SEED = 20_240_101
 CACHE_FORMAT = 1  # bump when the cached files' layout changes
 CACHE_ROOT = REPO_ROOT / ".lakehouse" / "bench" / "features"
-SPARK_MASTER = "local[2]"
 WARM_UP_DAYS = 7
 SHOWN_DIFFERENCES = 5
 WHAT = {
@@ -69,20 +67,8 @@ WHAT = {
 def run(*, rows: int, reps: int, report: Callable[[str], None]) -> Outcome:
     spec = _spec(rows)
     silver = _cached_silver(spec, report=report)
-    home = Path(tempfile.mkdtemp(prefix="bench-features-"))
-    try:
-        # local[2] unless the caller's LAKEHOUSE__SPARK__MASTER says otherwise
-        cfg = load_config(
-            "local", environ={"LAKEHOUSE__SPARK__MASTER": SPARK_MASTER, **bench_environ(home)}
-        )
-        report(f"starting Spark ({cfg.spark.master}, driver memory {cfg.spark.driver_memory})")
-        spark = build_spark("bench-features", cfg)
-        try:
-            return _measure(spark, cfg, home, spec, silver, reps=reps, report=report)
-        finally:
-            spark.stop()
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    with bench_spark("features", report=report) as (spark, cfg, home):
+        return _measure(spark, cfg, home, spec, silver, reps=reps, report=report)
 
 
 def _spec(rows: int) -> GeneratorSpec:

@@ -38,39 +38,24 @@ Reported, not asserted (no goal). ``--rows`` and ``--reps`` do not apply.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench._measure import bench_environ
+from bench._measure import bench_spark
 from bench._record import Outcome
-from lakehouse import build_spark, load_config
 
 __all__ = ["run"]
 
 CUSTOMERS, DAYS, SEED = 5000, 150, 20_240_801
-SPARK_MASTER = "local[2]"
 EVAL_DAYS = 14  # anomaly days scored after the training window
 OFFER_SNAPSHOTS = 4
 BASELINE_EVERY = 3  # days between the anomaly window's daily baselines (their TTL)
 
 
 def run(*, rows: int, reps: int, report: Callable[[str], None]) -> Outcome:
-    home = Path(tempfile.mkdtemp(prefix="bench-models-"))
-    try:
-        cfg = load_config(
-            "local", environ={"LAKEHOUSE__SPARK__MASTER": SPARK_MASTER, **bench_environ(home)}
-        )
-        report(f"starting Spark ({cfg.spark.master})")
-        spark = build_spark("bench-model-quality", cfg)
-        try:
-            return _measure(spark, cfg, home, report)
-        finally:
-            spark.stop()
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    with bench_spark("model-quality", report=report) as (spark, cfg, home):
+        return _measure(spark, cfg, home, report)
 
 
 def _measure(spark, cfg, home: Path, report) -> Outcome:
