@@ -409,11 +409,13 @@ def _reasons(spark, cfg, root: Path, bundle, *, reps: int, report) -> dict:
             frame.write.format("noop").mode("overwrite").save()
 
     timings = {"exact": [], "approximate": []}
+    cpu = {"exact": [], "approximate": []}
     for rep in range(reps):
         for method, deciles in (("exact", 10), ("approximate", 0)):
-            started = time.perf_counter()
+            cpu_start, started = sum(cpu_by_process().values()), time.perf_counter()
             reasons_only(method, exact_deciles=deciles)
             timings[method].append(time.perf_counter() - started)
+            cpu[method].append(sum(cpu_by_process().values()) - cpu_start)
             report(f"reasons rep {rep + 1}/{reps}: {method} {timings[method][-1]:.1f} s")
     started = time.perf_counter()
     end_to_end()
@@ -425,6 +427,8 @@ def _reasons(spark, cfg, root: Path, bundle, *, reps: int, report) -> dict:
                 "rows": SUBSETS[method],
                 "seconds": [round(s, 2) for s in took],
                 "rows_per_s": round(SUBSETS[method] / statistics.median(took)),
+                "cpu_seconds": [round(c, 1) for c in cpu[method]],
+                "rows_per_cpu_s": round(SUBSETS[method] / statistics.median(cpu[method])),
             }
             for method, took in timings.items()
         },
@@ -449,17 +453,20 @@ def _in_process_reasons(root: Path, bundle) -> dict:
     table = pq.read_table(root / "subsets" / "exact").slice(0, AGREEMENT_ROWS)
     matrix = _matrix(table)
     names = np.array([bundle.labels[n] for n in bundle.feature_names], dtype=object)
-    found, rates = {}, {}
+    found, rates, per_cpu = {}, {}, {}
     for method in ("exact", "approximate"):
-        started = time.perf_counter()
+        cpu_start, started = os.times(), time.perf_counter()
         contributions = bundle.contributions(matrix, approximate=method == "approximate")
         rates[method] = round(len(matrix) / (time.perf_counter() - started))
+        used = sum(os.times()[:2]) - sum(cpu_start[:2])
+        per_cpu[method] = round(len(matrix) / used)
         found[method] = np.stack(top_reasons(contributions, names, k=3), axis=1)
     exact, approximate = found["exact"], found["approximate"]
     same_sets = [set(e) == set(a) for e, a in zip(exact, approximate, strict=True)]
     return {
         "rows": len(matrix),
         "rows_per_s": rates,
+        "rows_per_cpu_s": per_cpu,
         "same_reason_1": round(float(np.mean(exact[:, 0] == approximate[:, 0])), 4),
         "same_top_3_in_order": round(float(np.mean((exact == approximate).all(axis=1))), 4),
         "same_top_3_as_a_set": round(float(np.mean(same_sets)), 4),
@@ -490,6 +497,7 @@ def _outcome(spark, cfg, rows: int, seconds, cpu, verdict, reasons, load) -> Out
             "what": WHAT[side],
             "seconds": [round(s, 2) for s in seconds[side]],
             "median_s": round(medians[side], 2),
+            "fastest_s": round(min(seconds[side]), 2),
             "rows_per_s": round(rates[side]),
             "cpu_seconds": [round(sum(c.values()), 1) for c in cpu[side]],
             "median_cpu_seconds_by_process": {
@@ -513,6 +521,9 @@ def _outcome(spark, cfg, rows: int, seconds, cpu, verdict, reasons, load) -> Out
         "mlflow_reference": mlflow_side,
         "scoring_ratio_vs_mlflow_udf": ratio,
         "scoring_fraction_of_raw_xgboost": fraction,
+        # Within a repetition the sides ran minutes apart at most: load drifts less.
+        "paired_ratios_vs_mlflow_udf": _paired(seconds[mlflow_side], seconds["ours"]),
+        "paired_fractions_of_raw_xgboost": _paired(seconds["raw_xgboost"], seconds["ours"]),
         "cpu_ratio_vs_mlflow_udf": round(cpu_median[mlflow_side] / cpu_median["ours"], 3),
         "cpu_fraction_of_raw_xgboost": round(cpu_median["raw_xgboost"] / cpu_median["ours"], 3),
         "goals": {
@@ -539,3 +550,7 @@ def _outcome(spark, cfg, rows: int, seconds, cpu, verdict, reasons, load) -> Out
         "scoring_results_equal": int(verdict["results_equal"]),
     }
     return Outcome(details=details, figures=figures)
+
+
+def _paired(reference: list[float], ours: list[float]) -> list[float]:
+    return [round(r / o, 3) for r, o in zip(reference, ours, strict=True)]
