@@ -227,8 +227,7 @@ def _activity_sql() -> str:
             CAST($cutoff_us - max(ts_us) AS DOUBLE) / {SECONDS_PER_DAY * MICROS_PER_SECOND}
                 AS days_since_last_txn,
             coalesce(sum(spend) FILTER (WHERE txn_date >= $from_30d), 0) AS spend_30d,
-            coalesce(sum(spend) FILTER (WHERE txn_date <= $earlier_until), 0) AS spend_earlier,
-            count(DISTINCT merchant) AS merchant_count_90d
+            coalesce(sum(spend) FILTER (WHERE txn_date <= $earlier_until), 0) AS spend_earlier
         FROM txns GROUP BY customer_id
     )
     SELECT
@@ -236,8 +235,7 @@ def _activity_sql() -> str:
         txn_count_30d,
         active_days_30d,
         days_since_last_txn,
-        spend_30d / NULLIF(spend_earlier / 2, 0) AS spend_trend_30d,
-        merchant_count_90d
+        spend_30d / NULLIF(spend_earlier / 2, 0) AS spend_trend_30d
     FROM per_customer ORDER BY customer_id
     """
 
@@ -311,13 +309,17 @@ def _income_sql() -> str:
                 AS recurring_outflow_90d
         FROM regular GROUP BY customer_id
     ),
-    customers AS (SELECT DISTINCT customer_id FROM txns)
+    customers AS (
+        SELECT customer_id, count(DISTINCT merchant) AS merchant_count_90d
+        FROM txns GROUP BY customer_id
+    )
     SELECT
         customer_id,
         coalesce(regular_income_90d, 0) AS regular_income_90d,
         coalesce(regular_income_90d, 0) > 0 AS has_regular_income,
         coalesce(recurring_payment_count_90d, 0) AS recurring_payment_count_90d,
-        coalesce(recurring_outflow_90d, 0) AS recurring_outflow_90d
+        coalesce(recurring_outflow_90d, 0) AS recurring_outflow_90d,
+        merchant_count_90d
     FROM customers LEFT JOIN per_customer USING (customer_id)
     ORDER BY customer_id
     """

@@ -78,9 +78,8 @@ customer_activity = _view(
         Feature("active_days_30d", "long", "days with a transaction, 30 days"),
         Feature("days_since_last_txn", "double", "days from the last transaction to the cutoff"),
         Feature("spend_trend_30d", "double", "spend of the last 30 days / half the 60 before"),
-        Feature("merchant_count_90d", "long", "distinct merchants, 90 days"),
     ],
-    "Frequency, recency, trend and merchant diversity",
+    "Frequency, recency and trend of activity",
     models="churn",
 )
 
@@ -103,7 +102,9 @@ customer_income = _view(
         Feature("has_regular_income", "boolean", "a regular credit (salary) was detected"),
         Feature("recurring_payment_count_90d", "long", "regular payments of a steady amount"),
         Feature("recurring_outflow_90d", "double", "monthly money out to those payments"),
+        Feature("merchant_count_90d", "long", "distinct merchants, 90 days"),
     ],
-    "Income and recurring payments detected from monthly patterns over 90 days",
+    "Income and recurring payments detected from monthly patterns, and merchant diversity, "
+    "by counterparty over 90 days",
     models="churn,offers",
 )

@@ -18,7 +18,6 @@ from ._common import (
     dated_since,
     is_credit,
     is_debit,
-    merchant_key,
     ratio,
     sum_if,
     windowed_transactions,
@@ -97,13 +96,13 @@ def customer_lifestyle(transactions: DataFrame, *, as_of: dt.date) -> DataFrame:
 
 
 def customer_activity(transactions: DataFrame, *, as_of: dt.date) -> DataFrame:
-    """How often and how recently a customer transacts, the trend of their spend and the
-    number of merchants they use."""
+    """How often and how recently a customer transacts, and the trend of their spend. (The
+    number of merchants is in customer_income, which groups by merchant anyway.)"""
     rows = windowed_transactions(
         transactions,
         as_of=as_of,
         days=LONGEST_WINDOW_DAYS,
-        columns=(F.unix_micros("txn_ts").alias("txn_micros"), merchant_key().alias("_merchant")),
+        columns=(F.unix_micros("txn_ts").alias("txn_micros"),),
     )
     in_window = dated_since(as_of, ACTIVITY_WINDOW_DAYS)
     days_back = F.datediff(F.lit(as_of), F.col("txn_date"))
@@ -113,7 +112,6 @@ def customer_activity(transactions: DataFrame, *, as_of: dt.date) -> DataFrame:
         F.max("txn_micros").alias("_last_micros"),
         sum_if(in_window, "spend").alias("_spend_30d"),
         sum_if(~in_window, "spend").alias("_spend_before"),
-        F.count_distinct("_merchant").alias("merchant_count_90d"),
     )
     since_last = F.lit(cutoff_micros(as_of)) - F.col("_last_micros")
     # The 60 days before the window, as a 30-day figure.
@@ -124,7 +122,6 @@ def customer_activity(transactions: DataFrame, *, as_of: dt.date) -> DataFrame:
         "active_days_30d",
         (since_last / (SECONDS_PER_DAY * MICROS_PER_SECOND)).alias("days_since_last_txn"),
         ratio("_spend_30d", spend_before_per_30d).alias("spend_trend_30d"),
-        "merchant_count_90d",
     )
 
 

@@ -48,9 +48,9 @@ SPEND = ", ".join(
     ]
 )
 LIFESTYLE = "customer_id string, share_travel_90d double, share_luxury_90d double, share_health_90d double, share_emi_90d double"  # noqa: E501
-ACTIVITY = "customer_id string, txn_count_30d long, active_days_30d long, days_since_last_txn double, spend_trend_30d double, merchant_count_90d long"  # noqa: E501
+ACTIVITY = "customer_id string, txn_count_30d long, active_days_30d long, days_since_last_txn double, spend_trend_30d double"  # noqa: E501
 CASHFLOW = "customer_id string, inflow_30d double, outflow_30d double, net_flow_30d double, overdraft_days_30d long"  # noqa: E501
-INCOME = "customer_id string, regular_income_90d double, has_regular_income boolean, recurring_payment_count_90d long, recurring_outflow_90d double"  # noqa: E501
+INCOME = "customer_id string, regular_income_90d double, has_regular_income boolean, recurring_payment_count_90d long, recurring_outflow_90d double, merchant_count_90d long"  # noqa: E501
 FRAUD = "customer_id string, home_location string, foreign_txn_share_90d double"
 VELOCITY = "customer_id string, feature_ts timestamp, txn_count_1h long, txn_count_24h long, spend_24h double"  # noqa: E501
 ORDERS = (
@@ -225,7 +225,7 @@ def test_activity_counts_all_transactions_and_distinct_days_in_30_days(spark):
         txn("c1", day(89), "-20.00", merchant="Lidl"),
     )
     # last txn D 18:00 -> 6 h before the cutoff; trend 5 / ((50 + 30 + 20) / 2)
-    want = [("c1", 3, 2, 0.25, 0.1, 4)]
+    want = [("c1", 3, 2, 0.25, 0.1)]
     assertDataFrameEqual(customer_activity(rows, as_of=D), frame(spark, ACTIVITY, want))
 
 
@@ -236,7 +236,7 @@ def test_days_since_last_txn_runs_from_the_cutoff_and_counts_in_90_days_only(spa
         txn("c2", at(day(-1), 9), "-10.00", merchant="Aldi"),  # after as_of: unseen
     )
     # nothing in 30 days: counts 0, trend 0 / (10 / 2) = 0; 45.5 days before D+1 00:00
-    want = [("c2", 0, 0, 45.5, 0.0, 1)]
+    want = [("c2", 0, 0, 45.5, 0.0)]
     assertDataFrameEqual(customer_activity(rows, as_of=D), frame(spark, ACTIVITY, want))
 
 
@@ -246,7 +246,7 @@ def test_spend_trend_is_null_without_spend_in_the_60_days_before(spark):
         txn("c3", at(day(2), 12), "-10.00"),
         txn("c3", at(day(40), 12), "200.00"),  # a credit earlier: still no earlier spend
     )
-    want = [("c3", 1, 1, 2.5, None, 0)]
+    want = [("c3", 1, 1, 2.5, None)]
     assertDataFrameEqual(customer_activity(rows, as_of=D), frame(spark, ACTIVITY, want))
 
 
@@ -305,14 +305,14 @@ def test_monthly_credits_in_three_months_are_regular_income(spark):
         txn("c2", dt.date(2024, 2, 25), "3000.00"),
         txn("c2", dt.date(2024, 3, 25), "3000.00"),
     )
-    want = [("c1", 3100.0, True, 0, 0.0), ("c2", 0.0, False, 0, 0.0)]
+    want = [("c1", 3100.0, True, 0, 0.0, 1), ("c2", 0.0, False, 0, 0.0, 0)]
     assertDataFrameEqual(customer_income(rows, as_of=D), frame(spark, INCOME, want))
 
 
 def test_weekly_credits_are_not_regular_income(spark):
     weekly = [dt.date(2024, 1, 5) + dt.timedelta(weeks=w) for w in range(12)]  # Jan .. Mar
     rows = transactions(spark, *(txn("c1", d, "500.00", merchant="Gigs") for d in weekly))
-    want = [("c1", 0.0, False, 0, 0.0)]
+    want = [("c1", 0.0, False, 0, 0.0, 1)]
     assertDataFrameEqual(customer_income(rows, as_of=D), frame(spark, INCOME, want))
 
 
@@ -323,7 +323,7 @@ def test_one_credit_more_than_months_is_still_regular(spark):
         txn("c1", dt.date(2024, 2, 29), "100.00", merchant="Acme"),
         txn("c1", dt.date(2024, 3, 28), "100.00", merchant="Acme"),  # 3 rows in 2 months
     )
-    want = [("c1", 100.0, True, 0, 0.0)]
+    want = [("c1", 100.0, True, 0, 0.0, 1)]
     assertDataFrameEqual(customer_income(rows, as_of=D), frame(spark, INCOME, want))
 
 
@@ -334,7 +334,7 @@ def test_credits_in_a_single_month_are_not_regular(spark):
         txn("c1", dt.date(2024, 3, 29), "900.00", merchant="Acme"),
         txn("c1", dt.date(2024, 1, 1), "900.00", merchant="Acme"),  # before the window
     )
-    want = [("c1", 0.0, False, 0, 0.0)]
+    want = [("c1", 0.0, False, 0, 0.0, 1)]
     assertDataFrameEqual(customer_income(rows, as_of=D), frame(spark, INCOME, want))
 
 
@@ -353,7 +353,22 @@ def test_recurring_payments_spread_at_most_a_quarter_of_the_largest(spark):
         # the same counterparty's credit is a separate series, and not regular
         txn("c1", dt.date(2024, 2, 11), "50.00", merchant="Landlord"),
     )
-    want = [("c1", 0.0, False, 2, (28.60 + 2000.00) / 3)]
+    want = [("c1", 0.0, False, 2, (28.60 + 2000.00) / 3, 3)]
+    assertDataFrameEqual(customer_income(rows, as_of=D), frame(spark, INCOME, want))
+
+
+def test_merchant_count_takes_every_direction_and_zero_amounts_but_no_null(spark):
+    rows = transactions(
+        spark,
+        txn("c1", day(0), "-5.00", merchant="Aldi"),
+        txn("c1", day(0), "100.00", merchant="Acme"),  # credits count
+        txn("c1", day(29), "0.00", merchant="Aldi"),  # zero amounts too (Aldi once)
+        txn("c1", day(30), "0.00", merchant="Shell"),
+        txn("c1", day(60), "-30.00"),  # no merchant
+        txn("c1", day(89), "-20.00", merchant="Lidl"),
+        txn("c1", day(90), "-20.00", merchant="Rewe"),  # before the 90 days
+    )
+    want = [("c1", 0.0, False, 0, 0.0, 4)]
     assertDataFrameEqual(customer_income(rows, as_of=D), frame(spark, INCOME, want))
 
 
