@@ -5,7 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSDEPS := $(VENV)/.system-packages
-PYTEST_ARGS ?= --durations=15
+# Two workers, whole modules each: most tests wait on JVM start-up, services and subprocesses,
+# so two overlap well even on 2 cores. PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
+PYTEST_ARGS ?= --numprocesses $(PYTEST_WORKERS) --dist loadfile --durations=15
 
 .PHONY: demo test test-unit bench lint format setup clean
 

@@ -1,4 +1,8 @@
-"""One Spark session per test run (local[2], UI off, few shuffle partitions)."""
+"""One Spark session per test process (local[2], UI off, few shuffle partitions).
+
+`make test` runs two pytest-xdist workers, whole modules each (--dist loadfile): each worker
+has its own Spark session, state directory and services on its own free ports.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,14 @@ import tempfile
 from pathlib import Path
 
 import pytest
+
+import __main__
+
+if not hasattr(__main__, "__file__"):
+    # An xdist worker's __main__ has neither __spec__ nor __file__; pyspark.sql.connect then
+    # takes the process for a doctest run and calls sys.exit(0) when grpc is missing (it is:
+    # Spark Connect is not used), e.g. when great-expectations imports it.
+    __main__.__file__ = "pytest-xdist-worker"
 
 from lakehouse import Config, Warehouse, build_spark, load_config, services
 from lakehouse.services._process import free_port
