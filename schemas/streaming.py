@@ -10,7 +10,7 @@ from pyspark.sql import types as T
 from lakehouse.contracts import TableContract
 from schemas.transactions import SILVER_TRANSACTIONS
 
-__all__ = ["DEAD_LETTERS", "TRANSACTIONS_STREAM", "TRANSACTION_EVENTS"]
+__all__ = ["DEAD_LETTERS", "TRANSACTIONS_STREAM", "TRANSACTION_EVENTS", "TRANSACTION_SCORES_STREAM"]
 
 # Where an event came from; every table here carries it, so a row leads back to its record.
 _KAFKA_COORDINATES = (
@@ -69,6 +69,36 @@ DEAD_LETTERS = TableContract(
             T.StructField("rules", T.ArrayType(T.StringType()), nullable=False),
             T.StructField("reason", T.StringType(), nullable=False),
             *_BATCH,
+        ]
+    ),
+)
+
+TRANSACTION_SCORES_STREAM = TableContract(
+    name="gold.transaction_scores_stream",
+    version=1,
+    owner="fraud-data",
+    description="Every valid transaction event scored in real time by the champion anomaly "
+    "model (streaming/score_transactions.py): its score, alert flag and reasons, the velocity "
+    "and z-score it was scored with, and the model version; alerts also go to the alerts topic",
+    primary_key=("txn_id",),
+    partition_by=("txn_date",),
+    schema=T.StructType(
+        [
+            T.StructField("txn_id", T.StringType(), nullable=False),
+            T.StructField("customer_id", T.StringType(), nullable=False),
+            T.StructField("txn_ts", T.TimestampType(), nullable=False),
+            T.StructField("txn_date", T.DateType(), nullable=False),
+            T.StructField("amount", T.DoubleType(), nullable=True),
+            T.StructField("txn_count_1h", T.LongType(), nullable=True),
+            T.StructField("amount_zscore", T.DoubleType(), nullable=True),
+            T.StructField("anomaly_score", T.DoubleType(), nullable=False),
+            T.StructField("is_alert", T.BooleanType(), nullable=False),
+            T.StructField("reason", T.StringType(), nullable=True),
+            T.StructField("model_name", T.StringType(), nullable=False),
+            T.StructField("model_version", T.StringType(), nullable=False),
+            *_KAFKA_COORDINATES,
+            T.StructField("_query_id", T.StringType(), nullable=False),
+            T.StructField("_batch_id", T.LongType(), nullable=False),
         ]
     ),
 )

@@ -15,11 +15,11 @@ from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
 from lakehouse.delta import AppTransaction, Table, Warehouse
-from lakehouse.errors import SourceUnavailableError
 from lakehouse.merchants import MerchantRules
 from lakehouse.quality import FAILED_RULES, QualitySuite
 from schemas.streaming import DEAD_LETTERS, TRANSACTION_EVENTS, TRANSACTIONS_STREAM
 from streaming import _ingest_parse as parse
+from streaming._produce import produce_all
 
 AfterCommit = Callable[[str, int], None]
 
@@ -190,17 +190,7 @@ def _late_count(counts: dict, late_before: dt.date | None) -> int:
 def _produce_dead_letters(dead: list[Row], bootstrap: str, topic: str) -> None:
     """Send each dead letter to the topic (key and value as received; reason, rules, source
     and an idempotency key in headers) and wait for every acknowledgement."""
-    from confluent_kafka import Producer
-
-    producer = Producer(
-        {"bootstrap.servers": bootstrap, "compression.type": "zstd", "linger.ms": 5}
-    )
-    failures: list[str] = []
-
-    def delivered(err, _msg) -> None:
-        if err is not None:
-            failures.append(str(err))
-
+    records = []
     for row in dead:
         source = f"{row['topic']}/{row['partition']}/{row['offset']}"
         headers = [
@@ -211,16 +201,5 @@ def _produce_dead_letters(dead: list[Row], bootstrap: str, topic: str) -> None:
         ]
         value = None if row["raw_value"] is None else row["raw_value"].encode()
         key = None if row["key"] is None else row["key"].encode()
-        while True:
-            try:
-                producer.produce(topic, value, key, headers=headers, on_delivery=delivered)
-                break
-            except BufferError:
-                producer.poll(0.05)
-        producer.poll(0)
-    remaining = producer.flush(30)
-    if remaining or failures:
-        raise SourceUnavailableError(
-            f"Kafka at {bootstrap}: {len(failures)} dead letters failed and {remaining} were still "
-            f"queued for topic {topic!r} (first error: {failures[:1]}); the batch will be retried"
-        )
+        records.append((key, value, headers))
+    produce_all(bootstrap, topic, records)

@@ -1,0 +1,97 @@
+"""The champion anomaly model for the streaming scorer: resolved on the driver once per
+micro-batch (a registry call), shipped to the executors as a broadcast when its version changes,
+and unpickled once per Python worker and version (module-level cache), so a new champion is
+picked up by the next batch without restarting the query."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from lakehouse.config import Config
+from lakehouse.errors import ModelNotFoundError
+from models.scoring import ModelRef
+
+__all__ = ["ChampionModel", "score_partition"]
+
+log = logging.getLogger(__name__)
+# (model name, version) -> model object, per Python worker process.
+_LOADED: dict[tuple[str, str], Any] = {}
+
+
+@dataclass
+class ChampionModel:
+    cfg: Config
+    name: str
+    alias: str = "champion"
+    _ref: ModelRef | None = field(default=None, init=False)
+    _broadcast: Any = field(default=None, init=False)
+
+    def current(self, spark) -> tuple[ModelRef, Any]:
+        """The version the alias points to now, and a broadcast of its pickled model (made
+        again only when the version changed)."""
+        from models.model_runs import load_registered
+        from models.tracking import connect
+
+        try:
+            version = str(
+                connect(self.cfg).get_model_version_by_alias(self.name, self.alias).version
+            )
+        except Exception as err:
+            if self._ref is not None:
+                # The registry is unreachable or the alias was removed: keep scoring with the
+                # model we have rather than stop the stream.
+                log.warning(
+                    "models:/%s@%s not resolved (%s); keeping v%s",
+                    self.name,
+                    self.alias,
+                    err,
+                    self._ref.version,
+                )
+                return self._ref, self._broadcast
+            if _is_missing(err):
+                raise ModelNotFoundError(
+                    f"models:/{self.name}@{self.alias}: no such registered model or alias in "
+                    f"{self.cfg.mlflow_tracking_uri}; train one first: lakehouse train --model "
+                    f"{self.name} --run-date D"
+                ) from None
+            raise
+        if self._ref is None or self._ref.version != version:
+            ref, model = load_registered(self.cfg, self.name, alias=self.alias)
+            if self._broadcast is not None:
+                self._broadcast.unpersist()
+            self._ref = ref
+            self._broadcast = spark.sparkContext.broadcast(pickle.dumps(model))
+        return self._ref, self._broadcast
+
+
+def _is_missing(err: Exception) -> bool:
+    # Unknown model: RESOURCE_DOES_NOT_EXIST; unknown alias: INVALID_PARAMETER_VALUE.
+    code = getattr(err, "error_code", None)
+    return code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+
+
+def score_partition(
+    batches: Iterator[pd.DataFrame], *, ref: ModelRef, broadcast, columns: list[str]
+) -> Iterator[pd.DataFrame]:
+    """mapInPandas body: the rows with anomaly_score, is_alert, reason, model name/version."""
+    key = (ref.name, ref.version)
+    model = _LOADED.get(key)
+    if model is None:
+        model = _LOADED[key] = pickle.loads(broadcast.value)
+    for batch in batches:
+        rows = batch.reset_index(drop=True)
+        scored = model.predict_frame(rows)
+        out = rows.assign(
+            anomaly_score=scored["anomaly_score"].to_numpy(),
+            is_alert=scored["is_alert"].to_numpy(),
+            reason=scored["reason"].to_numpy(),
+            model_name=ref.name,
+            model_version=ref.version,
+        )
+        yield out[columns]

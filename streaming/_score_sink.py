@@ -1,0 +1,196 @@
+"""One micro-batch of the streaming scorer (``foreachBatch``): parse, keep the valid new events,
+add velocity and the online features, score with the champion, send alerts, commit.
+
+Exactly once into gold.transaction_scores_stream: its commit carries the Delta app transaction
+(``score_transactions:<query id>``, batch id), so a batch replayed after a crash that followed
+the commit writes nothing. At least once into the alerts topic: alerts are produced (and
+acknowledged) before the commit, so a crash between the two re-sends them; each carries an
+``idempotency_key`` header (``score_transactions:<txn_id>:<model version>``) for consumers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from lakehouse.delta import AppTransaction, Table, Warehouse
+from lakehouse.quality import QualitySuite
+from models.anomaly import INPUT_COLUMNS
+from schemas.streaming import TRANSACTION_SCORES_STREAM
+from streaming import _ingest_parse as parse
+from streaming._produce import produce_all
+from streaming._score_model import ChampionModel, score_partition
+
+__all__ = ["ScoreBatch", "ScoreSink", "with_velocity"]
+
+VELOCITY_WINDOW = dt.timedelta(hours=1)
+_KAFKA = ("topic", "partition", "offset", "kafka_ts")
+
+
+@dataclass(frozen=True)
+class ScoreBatch:
+    batch_id: int
+    scored: int
+    alerts: int
+    model_version: str | None
+    skipped: bool  # replayed after its commit: nothing written again
+    seconds: float
+
+
+@dataclass
+class ScoreSink:
+    app: str
+    checkpoint: Path
+    warehouse: Warehouse
+    store: object  # feature_store.FeatureStore over the same warehouse
+    suite: QualitySuite
+    merchants: object  # lakehouse.merchants.MerchantRules
+    model: ChampionModel
+    bootstrap: str
+    alerts_topic: str
+    results: list[ScoreBatch] | None = None
+    _query_id: str | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.table: Table = self.warehouse.create(TRANSACTION_SCORES_STREAM)
+
+    @property
+    def query_id(self) -> str:
+        if self._query_id is None:
+            with open(self.checkpoint / "metadata") as f:
+                self._query_id = json.loads(f.readline())["id"]
+        return self._query_id
+
+    def __call__(self, raw: DataFrame, batch_id: int) -> None:
+        started = time.monotonic()
+        txn = AppTransaction(f"{self.app}:{self.query_id}", batch_id)
+        done = self.table.transaction_version(txn.app_id)
+        if done is not None and done >= batch_id:
+            self._record(ScoreBatch(batch_id, 0, 0, None, True, time.monotonic() - started))
+            return
+        spark = raw.sparkSession
+        ref, broadcast = self.model.current(spark)
+        typed = self._valid_events(raw, batch_id).persist()
+        dates = [r["txn_date"] for r in typed.select("txn_date").distinct().collect()]
+        # A re-sent event has the same txn_ts: its twin can only be in its own date.
+        events = typed.join(
+            self._scored(spark, dates, ["txn_id", "txn_date"]),
+            on=["txn_id", "txn_date"],
+            how="left_anti",
+        ).persist()
+        typed.unpersist()
+        try:
+            # The hour before a batch's first event can reach back across midnight.
+            days = sorted({d - dt.timedelta(days=back) for d in dates for back in (0, 1)})
+            history = self._scored(spark, days, ["customer_id", "txn_ts"])
+            rows = self.store.get_online_features(
+                with_velocity(events, history),
+                ["transaction_risk"],
+                timestamp_column="txn_ts",
+            )
+            columns = list(TRANSACTION_SCORES_STREAM.column_names)
+            scoring_input = rows.select(
+                *INPUT_COLUMNS, "txn_date", *_KAFKA, *self._batch_columns(batch_id)
+            )
+            scored = scoring_input.mapInPandas(
+                lambda it: score_partition(it, ref=ref, broadcast=broadcast, columns=columns),
+                TRANSACTION_SCORES_STREAM.schema,
+            ).persist()
+            try:
+                alerts = scored.where(F.col("is_alert")).collect()  # few by design
+                produce_all(
+                    self.bootstrap, self.alerts_topic, [_alert(a, self.app) for a in alerts]
+                )
+                written = self.table.write(scored, mode="append", txn=txn).rows_written
+            finally:
+                scored.unpersist()
+        finally:
+            events.unpersist()
+        self._record(
+            ScoreBatch(
+                batch_id, written, len(alerts), ref.version, False, time.monotonic() - started
+            )
+        )
+
+    def _valid_events(self, raw: DataFrame, batch_id: int) -> DataFrame:
+        """The batch's valid events (the ingest app dead-letters the others), each txn_id
+        once (its first delivery)."""
+        from lakehouse.merchants import standardize_merchants
+
+        run_id = f"{self.app}:{self.query_id}:{batch_id}"
+        events = parse.bronze_events(raw, query_id=self.query_id, batch_id=batch_id)
+        flagged = parse.flag_events(events, self.suite, run_id=run_id)
+        valid = flagged.where(~parse.refused(late_before=None))
+        first = Window.partitionBy("txn_id").orderBy("partition", "offset")
+        once = valid.withColumn("_n", F.row_number().over(first)).where(F.col("_n") == 1)
+        typed = standardize_merchants(once, self.merchants).select(
+            "txn_id",
+            "customer_id",
+            "txn_ts",
+            F.to_date("txn_ts").alias("txn_date"),
+            F.col("amount").cast("double").alias("amount"),
+            "currency",
+            "category",
+            "location",
+            *_KAFKA,
+        )
+        return typed
+
+    def _scored(self, spark, dates: list[dt.date], columns: list[str]) -> DataFrame:
+        """``columns`` of the events already scored on ``dates``."""
+        days = dates or [dt.date(1970, 1, 1)]  # no dates: an empty read
+        return self.table.to_spark(spark, filters=[("txn_date", "in", days)], columns=columns)
+
+    def _batch_columns(self, batch_id: int) -> list:
+        return [
+            F.lit(self.query_id).alias("_query_id"),
+            F.lit(batch_id).cast("long").alias("_batch_id"),
+        ]
+
+    def _record(self, result: ScoreBatch) -> None:
+        if self.results is not None:
+            self.results.append(result)
+
+
+def with_velocity(events: DataFrame, history: DataFrame) -> DataFrame:
+    """``events`` with ``txn_count_1h``: the customer's transactions in the hour up to each one,
+    inclusive ``(txn_ts - 1h, txn_ts]``, among ``history`` (customer_id, txn_ts of events
+    scored before) and the events themselves: the customer_velocity view's definition, counted
+    from the stream instead of the last materialized day."""
+    others = history.select("customer_id", F.col("txn_ts").alias("_other_ts")).unionByName(
+        events.select("customer_id", F.col("txn_ts").alias("_other_ts"))
+    )
+    within = (F.col("_other_ts") > F.col("txn_ts") - F.lit(VELOCITY_WINDOW)) & (
+        F.col("_other_ts") <= F.col("txn_ts")
+    )
+    counts = (
+        events.select("txn_id", "customer_id", "txn_ts")
+        .join(others, on="customer_id", how="inner")
+        .where(within)
+        .groupBy("txn_id")
+        .agg(F.count(F.lit(1)).alias("txn_count_1h"))
+    )
+    return events.join(counts, on="txn_id", how="left")
+
+
+def _alert(row, app: str) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """(key, JSON value, headers) of an alert record, keyed by customer (one partition per
+    customer keeps their alerts in order)."""
+    value = {
+        "txn_id": row["txn_id"],
+        "customer_id": row["customer_id"],
+        "txn_ts": row["txn_ts"].isoformat() + "Z",
+        "amount": row["amount"],
+        "anomaly_score": row["anomaly_score"],
+        "reason": row["reason"],
+        "model": f"{row['model_name']}/{row['model_version']}",
+    }
+    key = f"{app}:{row['txn_id']}:{row['model_version']}"
+    headers = [("idempotency_key", key.encode())]
+    return row["customer_id"].encode(), json.dumps(value).encode(), headers
