@@ -1,6 +1,8 @@
-"""Registered model + feature store -> gold.churn_scores and a Parquet export, for one run date.
+"""Registered model + feature store -> its gold scores table and a Parquet export, for one run
+date.
 
-    lakehouse score --model churn --run-date 2024-03-31 [--alias champion] [--publish]
+    lakehouse score --model churn|anomaly|segments|offers --run-date 2024-03-31
+                    [--alias champion] [--publish [s3] [redshift]]
     spark-submit jobs/score.py --model churn --run-date 2024-03-31
 
 Scores every customer who holds an open account at the end of the run date and made a
@@ -10,6 +12,10 @@ the alias points to in the MLflow registry (train and register one with `lakehou
 Replaces the date's rows of gold.churn_scores and LAKEHOUSE_HOME/exports/churn_scores/
 score_date=D/; running a date again leaves the same rows. --publish also sends them to S3 and
 Redshift (as `lakehouse publish scores` does).
+
+The other models (models/batch_scores.py) write the same way: anomaly scores every transaction
+booked on the date -> gold.transaction_anomalies; segments and offers, the same population as
+churn -> gold.customer_segments, gold.next_best_offers.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse.config import Config
+from lakehouse.contracts import TableContract
 from lakehouse.delta import Warehouse
 from lakehouse.errors import (
     ModelInputError,
@@ -36,12 +43,14 @@ from lakehouse.errors import (
     TableNotFoundError,
 )
 from lakehouse.run import RunContext
+from models.batch_scores import OTHER_MODELS, score_date_rows
 from models.bundle import ClassifierBundle
 from models.scoring import ModelRef, arrow_batch_size, check_features, score_churn
 from models.training_set import churn_population, read_accounts
 from schemas.scores import CHURN_SCORES
 
-MODELS = {"churn": CHURN_SCORES}  # --model -> the table its scores go to
+# --model -> the table its scores go to
+MODELS: dict[str, TableContract] = {"churn": CHURN_SCORES, **OTHER_MODELS}
 PUBLISH_TARGETS = ("s3", "redshift")
 
 
@@ -53,11 +62,12 @@ class ScoreResult:
     delta_version: int
     export_dir: Path
     published: str | None = None
+    table: str = CHURN_SCORES.name
 
     def __str__(self) -> str:
         done = (
-            f"scored {self.rows:,} customers for {self.score_date} with {self.model.name} "
-            f"v{self.model.version}: {CHURN_SCORES.name} v{self.delta_version}, {self.export_dir}"
+            f"wrote {self.rows:,} rows for {self.score_date} with {self.model.name} "
+            f"v{self.model.version}: {self.table} v{self.delta_version}, {self.export_dir}"
         )
         return done + (f"; published {self.published}" if self.published else "")
 
@@ -86,7 +96,13 @@ def resolve_model(cfg: Config, name: str, *, alias: str) -> tuple[ModelRef, Clas
 
 
 def feature_rows(
-    spark: SparkSession, cfg: Config, customers: DataFrame, bundle: ClassifierBundle, *, run_date
+    spark: SparkSession,
+    cfg: Config,
+    customers: DataFrame,
+    bundle: ClassifierBundle,
+    *,
+    run_date,
+    warehouse: Warehouse | None = None,
 ) -> DataFrame:
     """customer_id and the model's features as of the end of ``run_date``, point in time.
     The views' declared types are checked against the model before any Spark job."""
@@ -94,7 +110,7 @@ def feature_rows(
     from feature_store.core import SPARK_TYPES
     from models.training_set import check_materialized, observed_at
 
-    store = FeatureStore(spark, cfg)
+    store = FeatureStore(spark, cfg, warehouse=warehouse or Warehouse.from_config(cfg))
     declared = {
         feature.name: (view.name, SPARK_TYPES[feature.dtype])
         for view in store.registry.views.values()
@@ -143,10 +159,13 @@ def run(
     model_name: str = "churn",
     alias: str = "champion",
     publish: Sequence[str] = (),
+    warehouse: Warehouse | None = None,
 ) -> ScoreResult:
     day = context.run_date
+    warehouse = warehouse or Warehouse.from_config(cfg)
+    if model_name in OTHER_MODELS:
+        return _run_other(spark, cfg, warehouse, day, model_name, alias=alias, publish=publish)
     model, bundle = resolve_model(cfg, model_name, alias=alias)
-    warehouse = Warehouse.from_config(cfg)
     active_days = cfg.models.churn.active_days
     # Who churn is predicted for: the rule that picked the training rows.
     population = churn_population(
@@ -156,7 +175,7 @@ def run(
         active_days=active_days,
     )
     customers = population.select("customer_id")
-    rows = feature_rows(spark, cfg, customers, bundle, run_date=day)
+    rows = feature_rows(spark, cfg, customers, bundle, run_date=day, warehouse=warehouse)
     # Scoring reads its rows twice (deciles first): the point-in-time join runs once.
     rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
     try:
@@ -171,10 +190,35 @@ def run(
     finally:
         rows.unpersist()
     # The export is read back from what was committed, not scored a second time.
+    return _finish(spark, cfg, CHURN_SCORES, table, written, model, day, publish=publish)
+
+
+def _run_other(
+    spark, cfg: Config, warehouse: Warehouse, day: dt.date, name: str, *, alias, publish
+) -> ScoreResult:
+    from feature_store import FeatureStore
+
+    store = FeatureStore(spark, cfg, warehouse=warehouse)
+    model, rows = score_date_rows(store, cfg, model=name, alias=alias, run_date=day)
+    contract = OTHER_MODELS[name]
+    table = warehouse.create(contract)
+    written = table.write(
+        rows, mode="replace_where", predicate=f"score_date = DATE'{day.isoformat()}'"
+    )
+    return _finish(spark, cfg, contract, table, written, model, day, publish=publish)
+
+
+def _finish(
+    spark, cfg: Config, contract: TableContract, table, written, model, day: dt.date, *, publish
+) -> ScoreResult:
+    """The Parquet export and the publishing, from the committed rows (not scored again)."""
     committed = table.to_spark(spark, filters=[("score_date", "=", day)])
-    exported = export_parquet(committed, cfg.path("exports") / "churn_scores", score_date=day)
-    published = _publish(cfg, run_date=day, targets=publish) if publish else None
-    return ScoreResult(day, model, written.rows_written, written.version, exported, published)
+    export_root = cfg.path("exports") / contract.name.split(".", 1)[1]
+    exported = export_parquet(committed, export_root, score_date=day)
+    published = _publish(cfg, contract, run_date=day, targets=publish) if publish else None
+    return ScoreResult(
+        day, model, written.rows_written, written.version, exported, published, contract.name
+    )
 
 
 def _transactions(
@@ -192,13 +236,15 @@ def _transactions(
     return table.to_spark(spark, filters=window, columns=["customer_id", "txn_date"])
 
 
-def _publish(cfg: Config, *, run_date: dt.date, targets: Sequence[str]) -> str:
+def _publish(
+    cfg: Config, contract: TableContract, *, run_date: dt.date, targets: Sequence[str]
+) -> str:
     """Integration point with lakehouse/publish: the committed rows to S3 and/or Redshift."""
     from lakehouse.publish import publish_run_date
     from lakehouse.publish.command import read_run_date
 
-    rows = read_run_date(cfg, CHURN_SCORES, run_date)
-    done = publish_run_date(rows, CHURN_SCORES, cfg=cfg, run_date=run_date, targets=tuple(targets))
+    rows = read_run_date(cfg, contract, run_date)
+    done = publish_run_date(rows, contract, cfg=cfg, run_date=run_date, targets=tuple(targets))
     return done.summary()
 
 

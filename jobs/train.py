@@ -1,7 +1,7 @@
-"""Feature store + silver labels -> a churn model in the MLflow registry, gated champion or
+"""Feature store + silver labels -> a model in the MLflow registry, gated champion or
 challenger.
 
-    lakehouse train --model churn --run-date 2024-03-31 [--env prod]
+    lakehouse train --model churn|anomaly|segments|offers --run-date 2024-03-31 [--promote]
     spark-submit jobs/train.py --model churn --run-date 2024-03-31
 
 The run date is the last day of data the model may learn from: snapshots go up to
@@ -11,6 +11,13 @@ be materialized for every snapshot date (lakehouse features materialize --from-d
 cfg.mlflow's tracking server and registers a new version of the model: it becomes the
 champion only if it beats the current champion on the same holdout rows by the configured
 margin, else the challenger. Prints what happened and why.
+
+The other models (no labelled holdout to compare versions on; see models/model_runs.py): the
+first version is champion, later ones challenger unless --promote. anomaly: an
+IsolationForest on the models.anomaly.train_days of transactions up to the run date;
+segments: KMeans over the customers active at the run date; offers: per-product propensity
+over snapshot dates before it (models/anomaly_training.py, segmentation.py,
+offer_training.py).
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from lakehouse.errors import ConfigError
 from lakehouse.run import RunContext
 from models.training_set import CHURN_VIEWS
 
-MODELS = ("churn",)
+MODELS = ("churn", "anomaly", "segments", "offers")
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,47 @@ class TrainResult:
         )
 
 
+@dataclass(frozen=True)
+class RegisteredResult:
+    """What training one of the models without a labelled holdout did."""
+
+    registered: object  # models.model_runs.RegisteredModel
+    seconds: float
+
+    def __str__(self) -> str:
+        r = self.registered
+        return (
+            f"{r.name} v{r.version} is now {r.alias}: {r.reason}. Trained in "
+            f"{self.seconds:.1f} s. MLflow run {r.run_id}."
+        )
+
+
+def train_other(
+    spark: SparkSession,
+    cfg: Config,
+    *,
+    context: RunContext,
+    model_name: str,
+    promote: bool = False,
+    warehouse: Warehouse | None = None,
+) -> RegisteredResult:
+    import time
+
+    from feature_store import FeatureStore
+
+    # Imported here: each pulls in scikit-learn and MLflow.
+    if model_name == "anomaly":
+        from models.anomaly_training import train_anomaly as train
+    elif model_name == "segments":
+        from models.segmentation import train_segments as train
+    else:
+        from models.offer_training import train_offers as train
+    store = FeatureStore(spark, cfg, warehouse=warehouse or Warehouse.from_config(cfg))
+    started = time.perf_counter()
+    trained = train(store, cfg, run_date=context.run_date, promote=promote)
+    return RegisteredResult(trained.registered, time.perf_counter() - started)
+
+
 def run(
     spark: SparkSession,
     cfg: Config,
@@ -74,8 +122,8 @@ def run(
     from models.tracking import connect, log_and_register
     from models.training_set import SPLITS, load_training_frame
 
-    if model_name not in MODELS:
-        raise ConfigError(f"--model {model_name!r}: this job trains {list(MODELS)}")
+    if model_name != "churn":
+        raise ConfigError(f"run() trains churn, not {model_name!r}: see train_other")
     settings = cfg.models.churn
     store = FeatureStore(spark, cfg, warehouse=warehouse or Warehouse.from_config(cfg))
     started = time.perf_counter()
@@ -127,16 +175,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="train", description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--model", required=True, choices=MODELS, help="which model to train (churn)"
+        "--model", required=True, choices=MODELS, help=f"which model to train: {', '.join(MODELS)}"
     )
-    return job_main(
-        parser,
-        argv,
-        job="train",
-        body=lambda spark, cfg, args, context: run(
-            spark, cfg, context=context, model_name=args.model
-        ),
+    parser.add_argument(
+        "--promote",
+        action="store_true",
+        help="anomaly, segments, offers: make the new version champion (churn's gate compares "
+        "versions on its holdout instead)",
     )
+    return job_main(parser, argv, job="train", body=_body)
+
+
+def _body(spark, cfg: Config, args: argparse.Namespace, context: RunContext):
+    if args.model == "churn":
+        if args.promote:
+            raise ConfigError("--promote: churn's champion is chosen by its holdout gate")
+        return run(spark, cfg, context=context, model_name="churn")
+    return train_other(spark, cfg, context=context, model_name=args.model, promote=args.promote)
 
 
 if __name__ == "__main__":

@@ -66,15 +66,15 @@ JOBS: tuple[tuple[str, str | None, str, tuple[str, ...], str], ...] = (
         "train",
         (),
         "features + labels -> a model in the MLflow registry, champion or challenger "
-        "(--model churn --run-date D)",
+        "(--model churn|anomaly|segments|offers --run-date D [--promote])",
     ),
     (
         "score",
         None,
         "score",
         (),
-        "registered model + features -> gold.churn_scores and Parquet for a run date "
-        "(--model churn --run-date D [--alias A] [--publish])",
+        "registered model + features -> its gold table and Parquet for a run date "
+        "(--model churn|anomaly|segments|offers --run-date D [--alias A] [--publish])",
     ),
 )
 GROUPS = {

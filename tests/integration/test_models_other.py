@@ -228,3 +228,75 @@ def test_offers_train_register_and_offer_only_eligible_products_not_held(store, 
 def test_loading_a_model_never_registered_is_a_clear_error(model_cfg):
     with pytest.raises(ModelNotFoundError, match=r"models:/nothing@champion"):
         load_registered(model_cfg, "nothing")
+
+
+def test_train_and_score_jobs_write_each_models_rows_for_a_date_once(
+    spark, store, model_cfg, anomaly, segments
+):
+    """`lakehouse train|score --model anomaly|segments|offers` (jobs/train.py, jobs/score.py):
+    rows equal the registered model's in-process output; scoring a date again replaces it."""
+    from deltalake import DeltaTable
+
+    from jobs.score import run as score
+    from jobs.train import train_other
+    from lakehouse.run import RunContext
+
+    # promote: this module's other tests registered offers versions already, in any order.
+    trained = train_other(
+        spark,
+        model_cfg,
+        context=RunContext.start("train", RUN_DATE),
+        model_name="offers",
+        promote=True,
+        warehouse=store.warehouse,
+    )
+    assert trained.registered.alias == CHAMPION
+    rules = load_offer_rules(model_cfg.conf_dir)
+    customers, features = offer_scoring_set(
+        store, score_date=RUN_DATE, settings=model_cfg.models.offers, rules=rules
+    )
+    wanted = {}
+    for name, day in (("anomaly", ANOMALY_DATE), ("segments", RUN_DATE), ("offers", RUN_DATE)):
+        ref, fitted = load_registered(model_cfg, name)
+        if name == "anomaly":
+            rows = fitted.predict_frame(
+                transaction_rows(store, first_day=day, last_day=day).toPandas()
+            )
+            wanted[name] = sorted(zip(rows["txn_id"], rows["anomaly_score"], strict=True))
+        elif name == "segments":
+            rows = segment_rows(
+                segments.customers, segments.features, fitted, score_date=day, model_ref=ref
+            )
+            wanted[name] = sorted(zip(rows["customer_id"], rows["segment"], strict=True))
+        else:
+            rows = offer_rows(
+                customers, features, fitted, score_date=day, model_ref=ref, rules=rules
+            )
+            wanted[name] = sorted(
+                zip(rows["customer_id"], rows["product_code"], rows["rank"], strict=True)
+            )
+        wanted[name] = (ref.version, wanted[name])
+
+    for (name, day), contract in zip(
+        (("anomaly", ANOMALY_DATE), ("segments", RUN_DATE), ("offers", RUN_DATE)),
+        (TRANSACTION_ANOMALIES, CUSTOMER_SEGMENTS, NEXT_BEST_OFFERS),
+        strict=True,
+    ):
+        context = RunContext.start("score", day)
+        first = score(spark, model_cfg, context=context, model_name=name, warehouse=store.warehouse)
+        again = score(spark, model_cfg, context=context, model_name=name, warehouse=store.warehouse)
+        stored = DeltaTable(store.warehouse.table(contract.name).uri).to_pandas()
+        stored = stored[stored["score_date"] == day]
+        assert len(stored) == first.rows == again.rows > 0, name
+        assert len(pq.read_table(again.export_dir)) == len(stored), name
+        version, want = wanted[name]
+        assert set(stored["model_version"]) == {version}, name
+        if name == "anomaly":
+            got = sorted(zip(stored["txn_id"], stored["anomaly_score"], strict=True))
+        elif name == "segments":
+            got = sorted(zip(stored["customer_id"], stored["segment"], strict=True))
+        else:
+            got = sorted(
+                zip(stored["customer_id"], stored["product_code"], stored["rank"], strict=True)
+            )
+        assert got == want, name

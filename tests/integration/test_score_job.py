@@ -252,7 +252,7 @@ def test_published_scores_reach_redshift_once(job_cfg, scored, local_services):
         }
     )
     for _ in range(2):
-        summary = score._publish(own, run_date=DAY, targets=("s3", "redshift"))
+        summary = score._publish(own, CHURN_SCORES, run_date=DAY, targets=("s3", "redshift"))
     assert "s3://t-score-job/" in summary
     rs = own.redshift
     with psycopg.connect(host=rs.host, port=rs.port, user=rs.user, dbname=rs.database) as conn:
