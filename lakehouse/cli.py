@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     from lakehouse.publish import command as publish_command
 
     publish_command.add_parser(commands, date_type=_date)
+    from streaming import ops_command
+
+    ops_command.add_parser(commands)
     commands.add_parser("config", help="print the effective configuration (secrets hidden)")
     demo = commands.add_parser(
         "demo", help="run the end-to-end demo on embedded defaults and print what it produced"
@@ -135,6 +138,10 @@ def _dispatch(args: argparse.Namespace, cfg: Config, job_args: list[str]) -> int
         from lakehouse.publish import command as publish_command
 
         return publish_command.run(args, cfg, console)
+    if args.command == "stream":
+        from streaming import ops_command
+
+        return ops_command.run(args, cfg, console)
     if args.command == "generate":
         from lakehouse.generate import command as generate_command
 

@@ -18,6 +18,7 @@ __all__ = [
     "ServiceError",
     "SourceOptionError",
     "SourceUnavailableError",
+    "StreamError",
     "TableExistsError",
     "TableNotFoundError",
     "TopicNotFoundError",
@@ -105,3 +106,7 @@ class ModelInputError(LakehouseError):
 
 class TrainingDataError(LakehouseError):
     """The data cannot train a model: too little history, too few labelled rows, one class."""
+
+
+class StreamError(LakehouseError):
+    """A streaming app is unknown, already running, not running, or did not stop."""

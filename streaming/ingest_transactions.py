@@ -43,6 +43,7 @@ crash is replayed from the checkpoint and, thanks to the app transactions, writt
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -104,6 +105,7 @@ def run(
     warehouse: Warehouse | None = None,
     after_commit: AfterCommit | None = None,
     stop_event: threading.Event | None = None,
+    progress: Path | None = None,
 ) -> IngestRun:
     """Run the ingest until the topic's current end (``available_now``) or until stopped
     (``stop_event`` set, e.g. by SIGTERM in ``main``). Topics, checkpoint and warehouse default
@@ -146,16 +148,22 @@ def run(
         writer = writer.trigger(processingTime=cfg.streaming.trigger_interval)
     with kafka_source.typed_errors():
         query = writer.queryName(APP).start()
-        _await(query, batches, stop_event or threading.Event())
+        _await(query, batches, stop_event or threading.Event(), progress)
     return IngestRun(str(query.id), batches)
 
 
-def _await(query, batches: list[BatchResult], stop: threading.Event) -> None:
+def _await(query, batches: list, stop: threading.Event, progress: Path | None = None) -> None:
     """Wait for the query to end; on ``stop``, let the batch in flight finish, then stop it.
     (If the next batch has started by then, stop() cuts it short: it is replayed on restart
-    and its commits are skipped where they landed.)"""
+    and its commits are skipped where they landed.) Each new progress of the query is written
+    to ``progress`` (read by `lakehouse stream status`)."""
+    written = None
     try:
         while not query.awaitTermination(0.2):
+            latest = query.lastProgress
+            if progress is not None and latest and latest.get("batchId") != written:
+                written = latest.get("batchId")
+                _write_progress(progress, latest)
             if stop.is_set():
                 done = len(batches)
                 while query.status["isTriggerActive"] and len(batches) == done:
@@ -168,12 +176,20 @@ def _await(query, batches: list[BatchResult], stop: threading.Event) -> None:
     query.awaitTermination()  # re-raises the query's failure, if it failed
 
 
+def _write_progress(path: Path, progress: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staged = path.with_suffix(".tmp")
+    staged.write_text(json.dumps(progress, default=str))
+    staged.replace(path)  # atomic: a reader never sees half a file
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from rich.console import Console
 
     from lakehouse.config import load_config
     from lakehouse.errors import LakehouseError
     from lakehouse.session import build_spark
+    from streaming.ops import progress_path
 
     parser = argparse.ArgumentParser(prog=APP, description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", help="conf/<env>.yaml (default: $LAKEHOUSE_ENV or local)")
@@ -181,6 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     until.add_argument("--once", action="store_true", help="what is in the topic now, then exit")
     until.add_argument("--available-now", action="store_true", help="the same as --once")
     parser.add_argument("--max-offsets", type=int, help="events per micro-batch at most")
+    parser.add_argument("--topic", help=f"the topic to read (default: {SOURCE_TOPIC})")
     parser.add_argument("--verbose", action="store_true", help="full tracebacks on errors")
     args = parser.parse_args(argv)
     console = Console(stderr=True, soft_wrap=True)
@@ -195,7 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             cfg,
             available_now=args.once or args.available_now,
             max_offsets=args.max_offsets,
+            source_topic=args.topic,
             stop_event=stop,
+            progress=progress_path(cfg, APP),
         )
     except LakehouseError as err:
         if args.verbose:

@@ -75,6 +75,7 @@ def run(
     warehouse: Warehouse | None = None,
     alias: str = "champion",
     stop_event: threading.Event | None = None,
+    progress: Path | None = None,
 ) -> ScoreRun:
     """Run the scorer until the topic's current end (``available_now``) or until stopped.
     Raises ModelNotFoundError before reading anything when no model has the alias."""
@@ -120,7 +121,7 @@ def run(
         writer = writer.trigger(processingTime=cfg.streaming.trigger_interval)
     with kafka_source.typed_errors():
         query = writer.queryName(APP).start()
-        _await(query, batches, stop_event or threading.Event())
+        _await(query, batches, stop_event or threading.Event(), progress)
     return ScoreRun(str(query.id), batches)
 
 
@@ -130,12 +131,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from lakehouse.config import load_config
     from lakehouse.errors import LakehouseError
     from lakehouse.session import build_spark
+    from streaming.ops import progress_path
 
     parser = argparse.ArgumentParser(prog=APP, description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", help="conf/<env>.yaml (default: $LAKEHOUSE_ENV or local)")
     parser.add_argument("--once", action="store_true", help="what is in the topic now, then exit")
     parser.add_argument("--max-offsets", type=int, help="events per micro-batch at most")
     parser.add_argument("--alias", default="champion", help="registry alias to score with")
+    parser.add_argument("--topic", help=f"the topic to read (default: {SOURCE_TOPIC})")
     parser.add_argument("--verbose", action="store_true", help="full tracebacks on errors")
     args = parser.parse_args(argv)
     console = Console(stderr=True, soft_wrap=True)
@@ -151,7 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             available_now=args.once,
             max_offsets=args.max_offsets,
             alias=args.alias,
+            source_topic=args.topic,
             stop_event=stop,
+            progress=progress_path(cfg, APP),
         )
     except LakehouseError as err:
         if args.verbose:
