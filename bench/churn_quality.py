@@ -1,7 +1,7 @@
 """churn_quality: the churn model's holdout ROC-AUC against an oracle that knows the
 generator's hidden state, on the whole holdout and on its forward-looking part.
 
-Data: ``GeneratorSpec(customers=4000, days=180, defect_rate=0)`` as silver-shaped tables
+Data: ``GeneratorSpec(customers=12000, days=180, defect_rate=0)`` as silver-shaped tables
 (bench/generated_silver.py: transactions, accounts, orders) in a temporary warehouse; every
 churn feature view (models.training_set.CHURN_VIEWS) materialized on the snapshot dates only
 (the training set reads nothing else); the churn job's own path (``load_training_frame``,
@@ -50,7 +50,7 @@ from lakehouse import Warehouse
 __all__ = ["oracle_scores", "run"]
 
 GOAL = 0.95
-CUSTOMERS, DAYS, SEED = 4000, 180, 20_240_701
+CUSTOMERS, DAYS, SEED = 12_000, 180, 20_240_701
 SETTINGS = {"snapshot_every_days": 14, "holdout_days": 28}  # see the module docstring
 
 
