@@ -102,7 +102,7 @@ def _show(console: Console, name: str, outcome: Outcome) -> None:
     table.add_column("figure")
     table.add_column("value", justify="right")
     for key, value in outcome.figures.items():
-        table.add_row(key, f"{value:,}")
+        table.add_row(key, "not measured" if value is None else f"{value:,}")
     console.print(table)
 
 
