@@ -90,7 +90,7 @@ def start(
             start_new_session=True,
             env=dict(env) if env is not None else None,
         )
-    (home / "pid").write_text(str(proc.pid))
+    (home / "pid").write_text(f"{proc.pid} {_start_ticks(proc.pid)}")
     return StreamStatus(name, "running", proc.pid, str(log))
 
 
@@ -169,22 +169,34 @@ def _lag(cfg: Config, committed: dict[str, dict[str, int]]) -> dict[str, int]:
 
 
 def _alive_pid(home: Path) -> int | None:
-    """The app's pid if that process is alive and still the app (pids get reused)."""
+    """The app's pid if that process is alive and still the one we started. Pids get reused,
+    so the pid file also holds the process's start time, which (unlike its command line, empty
+    for a moment while exec runs) is fixed from the fork on."""
     try:
-        pid = int((home / "pid").read_text())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        pid, started = (int(field) for field in (home / "pid").read_text().split())
     except (FileNotFoundError, ValueError):
         return None
-    return pid if APPS[home.name] in cmdline and _alive(pid) else None
+    return pid if _start_ticks(pid) == started and _alive(pid) else None
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the parenthesised command: state, ppid, pgrp, ... ([] if gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(") ", 1)[1].split()
+    except (FileNotFoundError, IndexError):
+        return []
+
+
+def _start_ticks(pid: int) -> int | None:
+    fields = _stat_fields(pid)
+    return int(fields[19]) if fields else None  # field 22 of stat: start time in clock ticks
 
 
 def _alive(pid: int) -> bool:
     """The process exists and is not a zombie (a stopped app we started, not yet reaped)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
+    fields = _stat_fields(pid)
+    return bool(fields) and fields[0] != "Z"
 
 
 def _read_json(path: Path) -> dict | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -152,10 +153,15 @@ def test_merge_insert_only_keeps_existing_rows(spark, table):
 
 def test_time_travel_by_version_and_timestamp(spark, table):
     v_first = table.version
-    first_time = dt.datetime.fromtimestamp(table.history(1)[0]["timestamp"] / 1000, tz=dt.UTC)
+    # A moment between the two commits. Not the commitInfo timestamp plus a little: delta-rs
+    # (like Spark) resolves as_of by the commit file's modification time, which under load
+    # lands some milliseconds after the timestamp written inside the commit.
+    time.sleep(0.05)
+    between = dt.datetime.now(dt.UTC)
+    time.sleep(0.05)
     table.write(events(spark, [("d", D3, 4.0, "new")]))
     assert table.to_spark(spark, version=v_first).count() == 3
-    assert table.to_spark(spark, as_of=first_time + dt.timedelta(milliseconds=1)).count() == 3
+    assert table.to_spark(spark, as_of=between).count() == 3
     assert table.to_spark(spark).count() == 4
 
 
