@@ -27,6 +27,7 @@ __all__ = [
     "flag_events",
     "refused",
     "stream_suite",
+    "with_batch_ids",
 ]
 
 NOT_JSON = "not_json"
@@ -57,7 +58,7 @@ def stream_suite(suite: QualitySuite) -> QualitySuite:
 
 def bronze_events(raw: DataFrame, *, query_id: str, batch_id: int) -> DataFrame:
     """Kafka source rows as bronze.transaction_events rows."""
-    return raw.select(
+    events = raw.select(
         F.col("key").cast("string").alias("key"),
         F.col("value").cast("string").alias("value"),
         "topic",
@@ -65,6 +66,14 @@ def bronze_events(raw: DataFrame, *, query_id: str, batch_id: int) -> DataFrame:
         "offset",
         F.col("timestamp").alias("kafka_ts"),
         F.to_date("timestamp").alias("received_date"),
+    )
+    return with_batch_ids(events, query_id=query_id, batch_id=batch_id)
+
+
+def with_batch_ids(events: DataFrame, *, query_id: str, batch_id: int) -> DataFrame:
+    """``events`` (KAFKA_COLUMNS) with the batch's ids: bronze.transaction_events rows."""
+    return events.select(
+        *KAFKA_COLUMNS,
         F.lit(query_id).alias("_query_id"),
         F.lit(batch_id).cast("long").alias("_batch_id"),
     )

@@ -73,13 +73,18 @@ class IngestSink:
             self._record(BatchResult(batch_id, 0, 0, 0, done, time.monotonic() - started))
             return
         run_id = f"{self.app}:{self.query_id}:{batch_id}"
-        events = parse.bronze_events(raw, query_id=self.query_id, batch_id=batch_id).persist()
+        events = parse.bronze_events(raw, query_id=self.query_id, batch_id=batch_id)
+        # One cached frame serves every output: the flags keep each event's Kafka columns, so
+        # bronze is selected from it rather than cached (and the topic read) a second time.
         flagged = parse.flag_events(events, self.suite, run_id=run_id).persist()
         try:
             counts = _counts(flagged)
             late_before = _late_before(counts, self.watermark_days)
             if self.bronze.name not in done:
-                self._commit(self.bronze, events, txn)
+                bronze = parse.with_batch_ids(
+                    flagged.select(*parse.KAFKA_COLUMNS), query_id=self.query_id, batch_id=batch_id
+                )
+                self._commit(self.bronze, bronze, txn)
             dead = parse.dead_letters(
                 flagged,
                 self.suite,
@@ -103,7 +108,6 @@ class IngestSink:
                 written = self._commit(self.silver, fresh, txn)
         finally:
             flagged.unpersist()
-            events.unpersist()
         self._record(
             BatchResult(
                 batch_id, counts["events"], written, dead_count, done, time.monotonic() - started
