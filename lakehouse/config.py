@@ -119,6 +119,9 @@ class StreamingConfig(_Section):
     # dates up to this many days before the newest one in the micro-batch; older events are
     # dead-lettered as late (the daily batch path takes them).
     dedupe_watermark_days: int = Field(default=3, ge=0)
+    # While Kafka is unreachable a running app retries after 1, 2, 4 ... seconds, at most this
+    # many (an --available-now run fails at once instead).
+    reconnect_max_wait_s: float = Field(default=30.0, gt=0)
 
 
 class S3Config(_Section):

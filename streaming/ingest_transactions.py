@@ -43,7 +43,6 @@ crash is replayed from the checkpoint and, thanks to the app transactions, writt
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import signal
@@ -59,6 +58,7 @@ from lakehouse.config import Config
 from lakehouse.delta import Warehouse
 from lakehouse.errors import ConfigError
 from streaming._ingest_sink import AfterCommit, BatchResult, IngestSink
+from streaming._lifecycle import app_logging, run_query
 
 __all__ = ["APP", "IngestRun", "main", "run"]
 
@@ -146,41 +146,15 @@ def run(
         writer = writer.trigger(availableNow=True)
     else:
         writer = writer.trigger(processingTime=cfg.streaming.trigger_interval)
-    with kafka_source.typed_errors():
-        query = writer.queryName(APP).start()
-        _await(query, batches, stop_event or threading.Event(), progress)
+    query = run_query(
+        writer.queryName(APP).start,
+        batches=batches,
+        stop=stop_event or threading.Event(),
+        progress=progress,
+        available_now=available_now,
+        reconnect_max_wait_s=cfg.streaming.reconnect_max_wait_s,
+    )
     return IngestRun(str(query.id), batches)
-
-
-def _await(query, batches: list, stop: threading.Event, progress: Path | None = None) -> None:
-    """Wait for the query to end; on ``stop``, let the batch in flight finish, then stop it.
-    (If the next batch has started by then, stop() cuts it short: it is replayed on restart
-    and its commits are skipped where they landed.) Each new progress of the query is written
-    to ``progress`` (read by `lakehouse stream status`)."""
-    written = None
-    try:
-        while not query.awaitTermination(0.2):
-            latest = query.lastProgress
-            if progress is not None and latest and latest.get("batchId") != written:
-                written = latest.get("batchId")
-                _write_progress(progress, latest)
-            if stop.is_set():
-                done = len(batches)
-                while query.status["isTriggerActive"] and len(batches) == done:
-                    query.awaitTermination(0.05)
-                query.stop()
-    except BaseException:
-        if query.isActive:
-            query.stop()
-        raise
-    query.awaitTermination()  # re-raises the query's failure, if it failed
-
-
-def _write_progress(path: Path, progress: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staged = path.with_suffix(".tmp")
-    staged.write_text(json.dumps(progress, default=str))
-    staged.replace(path)  # atomic: a reader never sees half a file
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -207,6 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cfg = load_config(args.env, environ=os.environ)
         spark = build_spark(APP, cfg)
+        app_logging(spark, verbose=args.verbose)
         result = run(
             spark,
             cfg,

@@ -36,8 +36,9 @@ from pyspark.sql import SparkSession
 
 from lakehouse.config import Config
 from lakehouse.delta import Warehouse
+from streaming._lifecycle import app_logging, run_query
 from streaming._score_sink import ScoreBatch, ScoreSink
-from streaming.ingest_transactions import SOURCE_TOPIC, _await, _topic
+from streaming.ingest_transactions import SOURCE_TOPIC, _topic
 
 __all__ = ["APP", "ScoreRun", "main", "run"]
 
@@ -119,9 +120,14 @@ def run(
         writer = writer.trigger(availableNow=True)
     else:
         writer = writer.trigger(processingTime=cfg.streaming.trigger_interval)
-    with kafka_source.typed_errors():
-        query = writer.queryName(APP).start()
-        _await(query, batches, stop_event or threading.Event(), progress)
+    query = run_query(
+        writer.queryName(APP).start,
+        batches=batches,
+        stop=stop_event or threading.Event(),
+        progress=progress,
+        available_now=available_now,
+        reconnect_max_wait_s=cfg.streaming.reconnect_max_wait_s,
+    )
     return ScoreRun(str(query.id), batches)
 
 
@@ -148,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cfg = load_config(args.env, environ=os.environ)
         spark = build_spark(APP, cfg)
+        app_logging(spark, verbose=args.verbose)
         result = run(
             spark,
             cfg,

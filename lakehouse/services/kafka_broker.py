@@ -7,6 +7,9 @@ No Apache Kafka is installable where this project is built; the mock cluster ins
 librdkafka (the library confluent-kafka wraps) speaks the real protocol. It is created through
 librdkafka's C API (ctypes) so that topics get explicit partition counts. It writes its bootstrap
 address to DIR/bootstrap and serves until SIGTERM.
+
+For failure drills, SIGUSR1 takes every broker of the cluster down (connections are closed and
+refused, the data is kept) and SIGUSR2 brings them back on the same address.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ def _librdkafka() -> ctypes.CDLL:
         ctypes.c_int,
         ctypes.c_int,
     ]
+    lib.rd_kafka_mock_broker_set_down.argtypes = [ctypes.c_void_p, ctypes.c_int32]
+    lib.rd_kafka_mock_broker_set_up.argtypes = [ctypes.c_void_p, ctypes.c_int32]
     lib.rd_kafka_mock_cluster_destroy.argtypes = [ctypes.c_void_p]
     lib.rd_kafka_destroy.argtypes = [ctypes.c_void_p]
     return lib
@@ -78,10 +83,24 @@ def serve(state: Path, topics: dict[str, int], *, brokers: int = 1) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    for signum, switch, state_name in (
+        (signal.SIGUSR1, lib.rd_kafka_mock_broker_set_down, "down"),
+        (signal.SIGUSR2, lib.rd_kafka_mock_broker_set_up, "up"),
+    ):
+        signal.signal(signum, _switch(cluster, brokers, switch, state_name))
     stop.wait()
     (state / "bootstrap").unlink(missing_ok=True)
     lib.rd_kafka_mock_cluster_destroy(cluster)
     lib.rd_kafka_destroy(handle)
+
+
+def _switch(cluster, brokers: int, switch, state_name: str):
+    def handler(*_) -> None:
+        for broker_id in range(1, brokers + 1):  # the mock cluster numbers brokers from 1
+            switch(cluster, broker_id)
+        print(f"brokers {state_name}", flush=True)
+
+    return handler
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -99,7 +99,10 @@ def test_sigkill_mid_batch_then_restart_loses_and_duplicates_nothing(stream_env)
     assert status.state == "running"
     assert status.last_batch is not None
     assert "stopped" in ops.stop(cfg, APP)
+    assert_each_event_once(cfg, events)
 
+
+def assert_each_event_once(cfg, events: Events) -> None:
     bronze = rows(cfg, "bronze.transaction_events")
     assert Counter((r["partition"], r["offset"]) for r in bronze).most_common(1)[0][1] == 1
     assert len(bronze) == events.records
@@ -120,3 +123,80 @@ def test_the_stream_command_reports_stopped_apps_and_refuses_unknown_ones(stream
     assert stopped.returncode == 2
     assert "ingest_transactions is not running" in stopped.stderr
     assert "Traceback" not in stopped.stderr
+
+
+@pytest.fixture
+def private_broker(stream_env, tmp_path):
+    """A broker of this test's own (the drill takes it down), with the config's topics."""
+    _, cfg = stream_env
+    state = tmp_path / "kafka"
+    topics = [f"--topic={name}={count}" for name, count in cfg.kafka.topics.items()]
+    log = (tmp_path / "kafka.log").open("w")
+    broker = subprocess.Popen(
+        [sys.executable, "-m", "lakehouse.services.kafka_broker", f"--state={state}", *topics],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    address = wait_for("the broker", lambda: (state / "bootstrap").is_file() and state)
+    yield broker, (address / "bootstrap").read_text().strip(), tmp_path / "kafka.log"
+    broker.terminate()
+    broker.wait(timeout=30)
+    log.close()
+
+
+def test_a_broker_down_at_start_is_one_clear_line_and_the_app_catches_up_when_it_returns(
+    stream_env, private_broker
+):
+    env, _ = stream_env
+    broker, address, broker_log = private_broker
+    env = {**env, "LAKEHOUSE__KAFKA__BOOTSTRAP_SERVERS": address}
+    cfg = load_config("local", environ=env)
+    events = Events(address, "transactions")
+    events.send_batch(0, 600, resend_every=7, broken_every=13)
+    broker.send_signal(signal.SIGUSR1)
+    wait_for("the broker to go down", lambda: "brokers down" in broker_log.read_text())
+
+    app = ops.start(cfg, APP, env=env)
+    log = Path(app.log)
+    wait_for("a second retry", lambda: log.read_text().count("retrying in") >= 2, timeout=120)
+    assert ops.status(cfg, [APP])[0].state == "running"  # waiting, not dead
+    broker.send_signal(signal.SIGUSR2)
+    wait_for(
+        "every event to reach bronze",
+        lambda: len(rows(cfg, "bronze.transaction_events")) >= events.records,
+    )
+    assert "stopped" in ops.stop(cfg, APP)
+
+    assert_each_event_once(cfg, events)
+    retries = [line for line in log.read_text().splitlines() if "retrying in" in line]
+    assert all(f"no answer from the Kafka broker at {address}" in line for line in retries)
+    assert "lakehouse services up kafka" in retries[0]
+    assert "at org.apache.spark" not in log.read_text()  # no Java trace for an outage
+
+
+def test_the_app_runs_under_spark_submit(stream_env):
+    """The same module, launched the way engineers and clusters launch it."""
+    env, cfg = stream_env
+    topic = f"txn-submit-{uuid.uuid4().hex[:8]}"
+    events = Events(kafka_bootstrap(cfg), topic)
+    events.send_batch(0, 300, resend_every=7, broken_every=13)
+    bin_dir = Path(sys.executable).parent
+    done = subprocess.run(
+        [
+            str(bin_dir / "spark-submit"),
+            "--master",
+            "local[2]",
+            str(Path(ops.__file__).with_name("ingest_transactions.py")),
+            "--once",
+            "--topic",
+            topic,
+        ],
+        env={**env, "PATH": f"{bin_dir}:{env.get('PATH', '')}"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "ingest_transactions:" in done.stdout
+    assert_each_event_once(cfg, events)

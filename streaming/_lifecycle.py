@@ -1,0 +1,104 @@
+"""How both streaming apps run their query: until stopped, writing progress for `lakehouse
+stream status`, and through broker outages.
+
+A query whose source cannot reach Kafka fails (the source raises SourceUnavailableError). A
+long-running app then waits and starts the query again from its checkpoint, so it picks up
+where its last committed batch ended once the broker is back; nothing is lost or written twice
+(the sinks skip commits that already landed). An ``available_now`` run does not wait: it fails
+with the one-line error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from pyspark.sql.streaming import StreamingQuery
+
+from lakehouse.errors import SourceUnavailableError
+
+__all__ = ["run_query"]
+
+log = logging.getLogger(__name__)
+
+
+def run_query(
+    start: Callable[[], StreamingQuery],
+    *,
+    batches: list,
+    stop: threading.Event,
+    progress: Path | None,
+    available_now: bool,
+    reconnect_max_wait_s: float,
+) -> StreamingQuery:
+    """Start the query with ``start()`` and wait for its end; while the broker is unreachable
+    (and the run is not ``available_now``), wait 1, 2, 4 ... up to ``reconnect_max_wait_s``
+    seconds between attempts. Returns the last query."""
+    from streaming import kafka_source
+
+    wait = 1.0
+    while True:
+        try:
+            with kafka_source.typed_errors():
+                query = start()
+                _await(query, batches, stop, progress)
+            return query
+        except SourceUnavailableError as err:
+            if available_now or stop.is_set():
+                raise
+            # One line per attempt, for the app's log and `lakehouse stream status` readers.
+            log.error("%s; retrying in %.0f s", err, wait)
+            if stop.wait(wait):
+                return query
+            wait = min(wait * 2, reconnect_max_wait_s)
+
+
+def _await(query, batches: list, stop: threading.Event, progress: Path | None = None) -> None:
+    """Wait for the query to end; on ``stop``, let the batch in flight finish, then stop it.
+    (If the next batch has started by then, stop() cuts it short: it is replayed on restart
+    and its commits are skipped where they landed.) Each new progress of the query is written
+    to ``progress`` (read by `lakehouse stream status`)."""
+    written = None
+    try:
+        while not query.awaitTermination(0.2):
+            latest = query.lastProgress
+            if progress is not None and latest and latest.get("batchId") != written:
+                written = latest.get("batchId")
+                _write_progress(progress, latest)
+            if stop.is_set():
+                done = len(batches)
+                while query.status["isTriggerActive"] and len(batches) == done:
+                    query.awaitTermination(0.05)
+                query.stop()
+    except BaseException:
+        if query.isActive:
+            query.stop()
+        raise
+    query.awaitTermination()  # re-raises the query's failure, if it failed
+
+
+def _write_progress(path: Path, progress: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staged = path.with_suffix(".tmp")
+    staged.write_text(json.dumps(progress, default=str))
+    staged.replace(path)  # atomic: a reader never sees half a file
+
+
+def app_logging(spark, *, verbose: bool) -> None:
+    """Time-stamped lines from the app's own loggers. Spark's log of a failed query (a Java
+    trace) is turned off unless ``verbose``: the app raises or retries that failure itself,
+    as one line."""
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+    logging.getLogger("streaming").setLevel(logging.INFO)
+    if verbose:
+        return
+    jvm = spark.sparkContext._jvm
+    log4j = jvm.org.apache.logging.log4j
+    log4j.core.config.Configurator.setLevel(
+        "org.apache.spark.sql.execution.streaming", log4j.Level.OFF
+    )
