@@ -17,22 +17,19 @@ import uuid
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from deltalake import DeltaTable
 
-from bench.generated_silver import silver_transactions
-from feature_store import FeatureStore
+from bench.stream_world import CATEGORIES, build_world, register_anomaly
 from feature_store.banking_views import customer_spend
 from lakehouse import Warehouse
 from lakehouse.config import MlflowConfig
 from lakehouse.errors import ModelNotFoundError
-from lakehouse.generate import GeneratorSpec, generate
+from lakehouse.generate import GeneratorSpec
 from lakehouse.services import kafka_bootstrap
-from models.anomaly import INPUT_COLUMNS, fit_anomaly
-from models.model_runs import load_registered, log_and_register
-from schemas.transactions import SILVER_TRANSACTIONS
+from models.anomaly import INPUT_COLUMNS
+from models.model_runs import load_registered
 from streaming.score_transactions import run
 
 pytestmark = pytest.mark.integration
@@ -40,61 +37,19 @@ pytestmark = pytest.mark.integration
 SPEC = GeneratorSpec(customers=60, days=14, seed=3, defect_rate=0.0)
 DAY = SPEC.end_date + dt.timedelta(days=1)  # the events' day: features as of the end of the last
 SCORES = "gold.transaction_scores_stream"
-CATEGORIES = ("groceries", "dining", "travel", "electronics")
 ONLINE_SPEND = customer_spend.online_table
 
 
 @pytest.fixture(scope="module")
 def world(spark, cfg, local_services, tmp_path_factory):
-    root = tmp_path_factory.mktemp("stream-score")
-    data = generate(SPEC, landing=root / "landing", truth=root / "truth")
-    warehouse = Warehouse(str(root / "warehouse"))
-    path = root / "transactions.parquet"
-    pq.write_table(silver_transactions(data), path)
-    frame = spark.read.schema(SILVER_TRANSACTIONS.schema).parquet(str(path))
-    warehouse.create(SILVER_TRANSACTIONS).write(frame, mode="overwrite")
-    models = cfg.models.model_copy(
-        update={"anomaly": cfg.models.anomaly.model_copy(update={"trees": 30, "alert_rate": 0.05})}
-    )
-    mlflow = MlflowConfig(
-        tracking_uri=f"sqlite:///{root / 'mlflow.db'}", artifact_root=(root / "mlruns").as_uri()
-    )
-    model_cfg = cfg.model_copy(update={"models": models, "mlflow": mlflow})
-    store = FeatureStore(spark, model_cfg, warehouse=warehouse)
-    store.materialize(SPEC.end_date, views=["customer_spend", "customer_fraud_profile"])
-    customers = sorted(set(data.customers["customer_id"].to_pylist()))
-    register(model_cfg, seed=1)
-    return warehouse, model_cfg, customers
-
-
-def register(cfg, *, seed: int, promote: bool = False):
-    """An anomaly model fitted on synthetic usual transactions (no feature store needed)."""
-    rng = np.random.default_rng(seed)
-    n = 400
-    rows = pd.DataFrame(
-        {
-            "txn_id": [f"X{i}" for i in range(n)],
-            "customer_id": "C0",
-            "txn_ts": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(8, 20, n), "h"),
-            "amount": -rng.gamma(2.0, 20.0, n),
-            "currency": "EUR",
-            "category": rng.choice(CATEGORIES[:2], n),
-            "txn_count_1h": rng.integers(1, 3, n),
-            "amount_zscore": rng.normal(0, 1, n),
-        }
-    )[list(INPUT_COLUMNS)]
-    model = fit_anomaly(rows, settings=cfg.models.anomaly.model_copy(update={"seed": seed}))
-    return log_and_register(
+    built = build_world(
+        spark,
         cfg,
-        name="anomaly",
-        model=model,
-        params={"seed": seed},
-        metrics={"threshold": model.threshold},
-        lineage={"source": "synthetic"},
-        input_example=rows.head(5),
-        run_name=f"anomaly synthetic {seed}",
-        promote=promote,
+        tmp_path_factory.mktemp("stream-score"),
+        SPEC,
+        anomaly_updates={"trees": 30, "alert_rate": 0.05},
     )
+    return built.warehouse, built.cfg, built.customers
 
 
 class Events:
@@ -254,7 +209,7 @@ def test_a_new_champion_is_used_by_the_running_query(spark, world, tmp_path):
         events.send(1_000, 60, start=start)
         before = scored_ids(60)
         current, _ = load_registered(cfg, "anomaly")
-        registered = register(cfg, seed=2, promote=True)
+        registered = register_anomaly(cfg, seed=2, promote=True)
         events.send(1_060, 60, start=start + dt.timedelta(hours=2))
         after = scored_ids(120)
     finally:
