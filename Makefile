@@ -10,7 +10,7 @@ SYSDEPS := $(VENV)/.system-packages
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?= --numprocesses $(PYTEST_WORKERS) --dist loadfile --durations=15
 
-.PHONY: demo test test-unit bench lint format setup clean
+.PHONY: demo test test-unit bench dist lint format setup clean
 
 demo: setup
 	$(BIN)/lakehouse demo
@@ -23,6 +23,10 @@ test-unit: setup
 
 bench: setup
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# What spark-submit ships to a cluster (README: Running on a cluster).
+dist: setup
+	$(BIN)/python scripts/cluster_bundle.py --out dist
 
 lint: setup
 	$(BIN)/ruff check .
@@ -45,4 +49,4 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $@
 
 clean:
-	rm -rf $(VENV) .lakehouse .pytest_cache bench/results/*.json
+	rm -rf $(VENV) .lakehouse .pytest_cache build dist bench/results/*.json

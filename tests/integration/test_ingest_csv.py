@@ -123,26 +123,58 @@ def test_a_missing_drop_is_a_clear_error(spark, lake):
         ingest(spark, cfg, dt.date(2031, 1, 1))
 
 
-def test_the_job_runs_under_spark_submit(lake, test_environ):
-    """The same module, launched the way engineers and clusters launch it."""
+def test_the_job_runs_under_spark_submit_from_the_cluster_bundle(lake, test_environ, tmp_path):
+    """The job launched the way a cluster launches it: spark-submit with the project's
+    packages from the bundle's zip (--py-files) and conf/ unpacked from its archive, from a
+    directory outside the repository."""
     import os
     import subprocess
     import sys
+    import zipfile
     from pathlib import Path
 
     cfg, _ = lake
+    repo = Path(ingest_csv.__file__).resolve().parent.parent
+    bundle = tmp_path / "dist"
+    script = repo / "scripts" / "cluster_bundle.py"
+    subprocess.run(
+        [sys.executable, str(script), "--out", str(bundle), "--no-wheel"],
+        check=True,
+        capture_output=True,
+    )
+    zipfile.ZipFile(bundle / "conf.zip").extractall(tmp_path / "conf")
     bin_dir = str(Path(sys.executable).parent)
+    src = str(bundle / "lakehouse-src.zip")
     env = {
         **test_environ,
         "LAKEHOUSE_HOME": str(cfg.home),
+        "LAKEHOUSE_CONF_DIR": str(tmp_path / "conf"),
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "PYTHONPATH": src,  # what --py-files puts first on the driver's path
     }
-    job = Path(ingest_csv.__file__)
+    imported = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import jobs.ingest_csv as j, lakehouse as l; print(j.__file__, l.__file__)",
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert imported.stdout.split() == [f"{src}/jobs/ingest_csv.py", f"{src}/lakehouse/__init__.py"]
+    job = tmp_path / "ingest_csv.py"
+    with zipfile.ZipFile(src) as packages:
+        job.write_bytes(packages.read("jobs/ingest_csv.py"))  # the entry point, from the zip
     done = subprocess.run(
         [
             f"{bin_dir}/spark-submit",
             "--master",
             "local[2]",
+            "--py-files",
+            src,
             str(job),
             "--source",
             "transactions",
@@ -150,6 +182,7 @@ def test_the_job_runs_under_spark_submit(lake, test_environ):
             (START + dt.timedelta(days=2)).isoformat(),
         ],
         env=env,
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=300,
