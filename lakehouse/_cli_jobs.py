@@ -10,6 +10,7 @@ import json
 from rich.console import Console
 
 from lakehouse.config import Config
+from lakehouse.daily import STAGES
 
 # (command, subcommand, jobs module, arguments the subcommand implies, help)
 JOBS: tuple[tuple[str, str | None, str, tuple[str, ...], str], ...] = (
@@ -107,6 +108,14 @@ def add_parsers(commands: argparse._SubParsersAction, *, date_type) -> None:
     batch.add_argument(
         "--no-mysql", action="store_true", help="skip the MySQL pulls and what is built from them"
     )
+    batch.add_argument(
+        "--stage",
+        action="append",
+        choices=STAGES,
+        dest="stages",
+        help="run only this stage (repeatable; default: all, in order: "
+        f"{' -> '.join(STAGES)}); the Airflow DAG runs one task per stage",
+    )
     quality = commands.add_parser(
         "quality", help="show the quality gates' results per rule (ops.quality_results)"
     )
@@ -136,6 +145,7 @@ def batch(args: argparse.Namespace, cfg: Config, console: Console) -> int:
             cfg,
             args.run_date,
             mysql=not args.no_mysql,
+            stages=args.stages or STAGES,
             progress=lambda step: status.update(f"daily batch {args.run_date}: {step} ..."),
         )
     console.print(f"[green]✓[/] {args.run_date}: {done.summary()}", highlight=False)

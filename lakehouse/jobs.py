@@ -14,10 +14,15 @@ from typing import Any
 from rich.console import Console
 
 from lakehouse.config import Config, load_config
-from lakehouse.errors import LakehouseError
+from lakehouse.errors import LakehouseError, ModelNotFoundError
 from lakehouse.run import RunContext
 
 Body = Callable[[Any, Config, argparse.Namespace, RunContext], Any]
+
+# Exit codes: 0 done, 2 a user-facing error (one line on stderr), 3 no model to use (nothing
+# registered under that name or alias yet: orchestrators skip the task instead of failing it).
+EXIT_ERROR = 2
+EXIT_NO_MODEL = 3
 
 
 def job_main(
@@ -43,7 +48,7 @@ def job_main(
             # Printed here: re-raised, the `lakehouse` command would report it in one line.
             traceback.print_exc()
         console.print(f"[bold red]error:[/] {err}", highlight=False)
-        return 2
+        return EXIT_NO_MODEL if isinstance(err, ModelNotFoundError) else EXIT_ERROR
     print(result)
     return 0
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from lakehouse.config import Config
 from lakehouse.errors import StreamError
 
-__all__ = ["APPS", "StreamStatus", "progress_path", "start", "status", "stop"]
+__all__ = ["APPS", "StreamStatus", "ensure", "progress_path", "start", "status", "stop"]
 
 # name -> module run with `python -m`
 APPS = {
@@ -92,6 +92,30 @@ def start(
         )
     (home / "pid").write_text(f"{proc.pid} {_start_ticks(proc.pid)}")
     return StreamStatus(name, "running", proc.pid, str(log))
+
+
+def ensure(
+    cfg: Config,
+    name: str,
+    *,
+    max_lag: int | None = None,
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """Start ``name`` (with ``args``) if it is not running: it resumes from its checkpoint.
+    Raise StreamError when it runs but is more than ``max_lag`` events behind in total."""
+    current = _status(cfg, name)
+    if current.state != "running":
+        started = start(cfg, name, args=args, env=env)
+        return f"{name} was not running: started (pid {started.pid}); log: {started.log}"
+    lag = current.total_lag
+    if max_lag is not None and lag is not None and lag > max_lag:
+        raise StreamError(
+            f"{name} is running (pid {current.pid}) but {lag:,} events behind (limit "
+            f"{max_lag:,}); see `lakehouse stream status {name}` and its log {current.log}"
+        )
+    behind = "lag unknown" if lag is None else f"{lag:,} events behind"
+    return f"{name} is running (pid {current.pid}), {behind}"
 
 
 def stop(cfg: Config, name: str, *, timeout: float = 120.0) -> str:

@@ -37,6 +37,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     stop.add_argument("name", choices=sorted(ops.APPS), metavar="NAME", help=_names())
     stop.add_argument("--timeout", type=float, default=120.0, help="seconds to wait (120)")
+    ensure = actions.add_parser(
+        "ensure",
+        help="start an app if it is not running; fail if it is more than --max-lag behind "
+        "(what the streaming_watchdog DAG runs)",
+    )
+    ensure.add_argument("name", choices=sorted(ops.APPS), metavar="NAME", help=_names())
+    ensure.add_argument("--max-lag", type=int, help="events behind over all partitions at most")
     actions.add_parser("list", help="the streaming apps and what they do")
 
 
@@ -50,6 +57,9 @@ def run(args: argparse.Namespace, cfg: Config, console: Console) -> int:
         extra += ["--topic", args.topic] if args.topic else []
         started = ops.start(cfg, args.name, args=extra)
         console.print(f"{args.name} started (pid {started.pid}); log: {started.log}")
+        return 0
+    if args.action == "ensure":
+        console.print(ops.ensure(cfg, args.name, max_lag=args.max_lag), highlight=False)
         return 0
     if args.action == "stop":
         console.print(ops.stop(cfg, args.name, timeout=args.timeout))

@@ -24,6 +24,7 @@ from lakehouse import load_config
 from lakehouse.delta import Warehouse
 from lakehouse.errors import ModelInputError, ModelNotFoundError
 from lakehouse.generate import GeneratorSpec, generate
+from lakehouse.jobs import EXIT_NO_MODEL
 from lakehouse.run import RunContext
 from models.bundle import ClassifierBundle, log_bundle
 from models.training_set import model_features
@@ -224,7 +225,7 @@ def test_the_command_prints_a_missing_model_in_one_line(job_cfg, test_environ, m
     empty = job_cfg.home.parent / "score-job-empty-home"
     for key, value in {**test_environ, "LAKEHOUSE_HOME": str(empty)}.items():
         monkeypatch.setenv(key, value)
-    assert score.main(["--model", "churn", "--run-date", str(DAY)]) == 2
+    assert score.main(["--model", "churn", "--run-date", str(DAY)]) == EXIT_NO_MODEL
     printed = capsys.readouterr().err  # with MLflow's own log lines creating the empty store
     (message,) = [line for line in printed.splitlines() if line.startswith("error:")]
     assert message.startswith("error: models:/churn@champion: no such registered model")

@@ -88,7 +88,8 @@ def test_sigkill_mid_batch_then_restart_loses_and_duplicates_nothing(stream_env)
     assert not (checkpoint / "commits" / str(in_flight)).exists()
     assert ops.status(cfg, [APP])[0].state == "stopped"
 
-    ops.start(cfg, APP, args=args, env=env)
+    restarted = ops.ensure(cfg, APP, args=args, env=env)  # what the watchdog DAG runs
+    assert restarted.startswith(f"{APP} was not running: started")
     wait_for(
         "every event to reach bronze",
         lambda: len(rows(cfg, "bronze.transaction_events")) >= events.records,
@@ -98,6 +99,10 @@ def test_sigkill_mid_batch_then_restart_loses_and_duplicates_nothing(stream_env)
     )
     assert status.state == "running"
     assert status.last_batch is not None
+    assert (
+        ops.ensure(cfg, APP, max_lag=0, env=env)
+        == f"{APP} is running (pid {status.pid}), 0 events behind"
+    )
     assert "stopped" in ops.stop(cfg, APP)
     assert_each_event_once(cfg, events)
 
