@@ -74,9 +74,16 @@ class ScoreResult:
 
 def resolve_model(cfg: Config, name: str, *, alias: str) -> tuple[ModelRef, ClassifierBundle]:
     """The version ``models:/<name>@<alias>`` points to in the registry, and its bundle."""
+    from models.bundle import load_bundle
+
+    ref = registered_version(cfg, name, alias=alias)
+    return ref, load_bundle(f"models:/{name}/{ref.version}")
+
+
+def registered_version(cfg: Config, name: str, *, alias: str) -> ModelRef:
+    """The version ``models:/<name>@<alias>`` points to; ModelNotFoundError if none."""
     from mlflow.exceptions import MlflowException
 
-    from models.bundle import load_bundle
     from models.tracking import connect
 
     try:
@@ -91,8 +98,7 @@ def resolve_model(cfg: Config, name: str, *, alias: str) -> tuple[ModelRef, Clas
             f"{cfg.mlflow_tracking_uri}; train and register one first: lakehouse train --model "
             f"{name} --run-date D"
         ) from None
-    ref = ModelRef(name, str(version.version))
-    return ref, load_bundle(f"models:/{name}/{ref.version}")
+    return ModelRef(name, str(version.version))
 
 
 def feature_rows(
@@ -267,6 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser,
         argv,
         job="score",
+        # Before Spark starts: no model to score with is known in a second, not after a JVM.
+        preflight=lambda cfg, args: registered_version(cfg, args.model, alias=args.alias),
         body=lambda spark, cfg, args, context: run(
             spark,
             cfg,

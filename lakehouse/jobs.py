@@ -26,8 +26,15 @@ EXIT_NO_MODEL = 3
 
 
 def job_main(
-    parser: argparse.ArgumentParser, argv: Sequence[str] | None, *, job: str, body: Body
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str] | None,
+    *,
+    job: str,
+    body: Body,
+    preflight: Callable[[Config, argparse.Namespace], Any] | None = None,
 ) -> int:
+    """Parse, load the config, run ``preflight(cfg, args)`` (cheap checks that should fail
+    before a Spark session starts), build the session, run ``body``; print its result."""
     parser.add_argument(
         "--run-date", required=True, type=dt.date.fromisoformat, help="logical date, YYYY-MM-DD"
     )
@@ -37,6 +44,8 @@ def job_main(
     console = Console(stderr=True, soft_wrap=True)
     try:
         cfg = load_config(args.env, environ=os.environ)
+        if preflight is not None:
+            preflight(cfg, args)
         from lakehouse.session import build_spark
 
         spark = build_spark(f"{job}-{args.run_date}", cfg)
