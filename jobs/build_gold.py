@@ -24,6 +24,7 @@ from lakehouse.contracts import TableContract
 from lakehouse.delta import Warehouse
 from lakehouse.errors import SourceUnavailableError, TableNotFoundError
 from lakehouse.run import RunContext
+from lakehouse.runs import RunMetrics
 
 # gold table -> the silver tables it reads
 SOURCES = {
@@ -39,6 +40,12 @@ class GoldResult:
     run_date: dt.date
     rows: dict[str, int]
     versions: dict[str, int]
+
+    def run_metrics(self) -> RunMetrics:
+        return RunMetrics(
+            rows_out=sum(self.rows.values()),
+            tables_written={f"gold.{name}": v for name, v in self.versions.items()},
+        )
 
 
 def build(name: str, silver: dict[str, DataFrame], run_date: dt.date) -> DataFrame:

@@ -26,6 +26,7 @@ from lakehouse.delta import Warehouse
 from lakehouse.pii import apply_pii
 from lakehouse.quality import RuleResult, load_suite
 from lakehouse.run import RunContext
+from lakehouse.runs import RunMetrics
 from lakehouse.scd2 import scd2_changes, scd2_op
 
 ISO_UTC = "yyyy-MM-dd'T'HH:mm:ssX"
@@ -42,6 +43,14 @@ class DimensionResult:
     versions_removed: int
     version: int
     rules: list[RuleResult]
+
+    def run_metrics(self) -> RunMetrics:
+        return RunMetrics(
+            rows_in=self.rows_in,
+            rows_out=self.versions_written,
+            rows_quarantined=self.quarantined_rows,
+            tables_written={"silver.customers": self.version},
+        )
 
 
 def type_customers(bronze: DataFrame) -> DataFrame:

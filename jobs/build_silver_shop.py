@@ -29,6 +29,7 @@ from lakehouse.errors import SourceUnavailableError, TableNotFoundError
 from lakehouse.pii import apply_pii
 from lakehouse.quality import RuleResult, load_suite
 from lakehouse.run import RunContext
+from lakehouse.runs import RunMetrics
 
 # Derived columns by name, as SQL: Columns cannot be built before a session exists.
 DERIVED = {"order_date": "to_date(order_ts)"}
@@ -44,6 +45,15 @@ class ShopSilverResult:
     stale_rows: int
     version: int | None
     rules: list[RuleResult]
+
+    def run_metrics(self) -> RunMetrics:
+        written = {} if self.version is None else {f"silver.{self.table}": self.version}
+        return RunMetrics(
+            rows_in=self.rows_in,
+            rows_out=self.rows_merged,
+            rows_quarantined=self.quarantined_rows,
+            tables_written=written,
+        )
 
 
 # -- transforms -------------------------------------------------------------------------------

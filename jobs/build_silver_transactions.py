@@ -29,6 +29,7 @@ from lakehouse.merchants import MerchantRules, load_merchant_rules, standardize_
 from lakehouse.pii import apply_pii
 from lakehouse.quality import RuleResult, load_suite
 from lakehouse.run import RunContext
+from lakehouse.runs import RunMetrics
 
 ISO_UTC = "yyyy-MM-dd'T'HH:mm:ssX"
 TYPED_FROM_TEXT = ("txn_ts", "amount")
@@ -42,6 +43,14 @@ class SilverResult:
     rows_merged: int
     version: int
     rules: list[RuleResult]
+
+    def run_metrics(self) -> RunMetrics:
+        return RunMetrics(
+            rows_in=self.rows_in,
+            rows_out=self.rows_merged,
+            rows_quarantined=self.quarantined_rows,
+            tables_written={"silver.transactions": self.version},
+        )
 
 
 # -- transforms -------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from lakehouse.contracts import TableContract
 from lakehouse.delta import Warehouse
 from lakehouse.errors import SourceUnavailableError
 from lakehouse.run import RunContext
+from lakehouse.runs import RunMetrics
 
 MALFORMED = "_malformed_reason"
 CORRUPT = "_corrupt_record"
@@ -50,6 +51,13 @@ class IngestResult:
     resent_files: int
     rows: int
     quarantined: int
+
+    def run_metrics(self) -> RunMetrics:
+        return RunMetrics(
+            rows_in=self.rows + self.quarantined,
+            rows_out=self.rows,
+            rows_quarantined=self.quarantined,
+        )
 
 
 # -- transforms (pure: DataFrame in, DataFrame out) -----------------------------------------

@@ -26,6 +26,7 @@ from lakehouse.delta import Warehouse
 from lakehouse.errors import SourceUnavailableError
 from lakehouse.io.mysql import jdbc_options
 from lakehouse.run import RunContext
+from lakehouse.runs import RunMetrics
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -38,6 +39,9 @@ class PullResult:
     high: dt.datetime
     rows: int
     skipped: bool = False
+
+    def run_metrics(self) -> RunMetrics:
+        return RunMetrics(rows_in=self.rows, rows_out=self.rows)
 
 
 def pull_window(

@@ -22,6 +22,7 @@ from rich.console import Console
 from lakehouse.config import Config
 from lakehouse.errors import ConfigError
 from lakehouse.run import RunContext
+from lakehouse.runs import RunMetrics
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class MaterializeResult:
         span = f"{self.dates[0]}..{self.dates[-1]}" if len(self.dates) > 1 else str(self.dates[0])
         views = ", ".join(f"{v} {n:,}" for v, n in self.rows.items())
         return f"materialized {span}: {views}"
+
+    def run_metrics(self) -> RunMetrics:
+        return RunMetrics(rows_out=sum(self.rows.values()))
 
 
 def views_reading(sources: Sequence[str] = ()) -> list[str]:

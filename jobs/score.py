@@ -43,6 +43,7 @@ from lakehouse.errors import (
     TableNotFoundError,
 )
 from lakehouse.run import RunContext
+from lakehouse.runs import RunMetrics
 from models.batch_scores import OTHER_MODELS, score_date_rows
 from models.bundle import ClassifierBundle
 from models.scoring import ModelRef, arrow_batch_size, check_features, score_churn
@@ -70,6 +71,9 @@ class ScoreResult:
             f"v{self.model.version}: {self.table} v{self.delta_version}, {self.export_dir}"
         )
         return done + (f"; published {self.published}" if self.published else "")
+
+    def run_metrics(self) -> RunMetrics:
+        return RunMetrics(rows_out=self.rows, tables_written={self.table: self.delta_version})
 
 
 def resolve_model(cfg: Config, name: str, *, alias: str) -> tuple[ModelRef, ClassifierBundle]:

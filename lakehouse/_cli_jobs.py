@@ -122,6 +122,21 @@ def add_parsers(commands: argparse._SubParsersAction, *, date_type) -> None:
     quality.add_argument("--table", help="one table, e.g. silver.transactions")
     quality.add_argument("--run-date", type=date_type, help="one run date (default: the last 7)")
     quality.add_argument("--json", action="store_true", help="print JSON")
+    runs = commands.add_parser(
+        "runs", help="recent job runs: status, times, rows, versions written (ops.job_runs)"
+    )
+    runs.add_argument("--job", help="one job, e.g. build_silver_transactions")
+    runs.add_argument("--run-date", type=date_type, help="one logical date")
+    runs.add_argument("--last", type=int, default=20, help="how many, newest first (20)")
+    runs.add_argument("--json", action="store_true", help="print JSON")
+    report = commands.add_parser(
+        "report",
+        help="write a static HTML report: run timeline, quality, model metrics, score "
+        "distributions",
+    )
+    report.add_argument(
+        "--out", help="the HTML file to write (default: $LAKEHOUSE_HOME/reports/lakehouse.html)"
+    )
 
 
 def is_job(args: argparse.Namespace) -> bool:
@@ -160,6 +175,28 @@ def quality(args: argparse.Namespace, cfg: Config, console: Console) -> int:
         print(json.dumps(rows, indent=2, default=str))
     else:
         print_quality_results(rows, console)
+    return 0
+
+
+def runs(args: argparse.Namespace, cfg: Config, console: Console) -> int:
+    from lakehouse.runs import job_runs, print_runs
+
+    rows = job_runs(cfg, job=args.job, run_date=args.run_date, last=args.last)
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+    else:
+        print_runs(rows, console)
+    return 0
+
+
+def report(args: argparse.Namespace, cfg: Config, console: Console) -> int:
+    from pathlib import Path
+
+    from lakehouse.report import write_report
+
+    out = Path(args.out) if args.out else cfg.home / "reports" / "lakehouse.html"
+    written = write_report(cfg, out)
+    console.print(f"wrote {written}", highlight=False)
     return 0
 
 

@@ -134,6 +134,10 @@ def _dispatch(args: argparse.Namespace, cfg: Config, job_args: list[str]) -> int
         return _cli_jobs.batch(args, cfg, console)
     if args.command == "quality":
         return _cli_jobs.quality(args, cfg, console)
+    if args.command == "runs":
+        return _cli_jobs.runs(args, cfg, console)
+    if args.command == "report":
+        return _cli_jobs.report(args, cfg, console)
     if args.command == "publish":
         from lakehouse.publish import command as publish_command
 

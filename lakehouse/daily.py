@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Literal
 from lakehouse.config import Config
 from lakehouse.errors import ConfigError
 from lakehouse.run import RunContext
+from lakehouse.runs import finish_run
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -99,7 +100,14 @@ def run_daily_batch(
             return
         if progress:
             progress(name)
-        result.steps[name] = fn(RunContext.start(job, run_date))
+        context = RunContext.start(job, run_date)
+        try:
+            result.steps[name] = fn(context)
+        except BaseException as err:
+            error = f"{type(err).__name__}: {err}"
+            finish_run(cfg, context, spark=spark, status="failed", error=error)
+            raise
+        finish_run(cfg, context, spark=spark, status="succeeded", result=result.steps[name])
 
     for source in CSV_SOURCES:
         step(

@@ -16,6 +16,7 @@ from rich.console import Console
 from lakehouse.config import Config, load_config
 from lakehouse.errors import LakehouseError, ModelNotFoundError
 from lakehouse.run import RunContext
+from lakehouse.runs import finish_run
 
 Body = Callable[[Any, Config, argparse.Namespace, RunContext], Any]
 
@@ -42,6 +43,8 @@ def job_main(
     parser.add_argument("--verbose", action="store_true", help="full tracebacks on errors")
     args = parser.parse_args(argv)
     console = Console(stderr=True, soft_wrap=True)
+    context = RunContext.start(job, args.run_date)
+    cfg = spark = None
     try:
         cfg = load_config(args.env, environ=os.environ)
         if preflight is not None:
@@ -49,17 +52,28 @@ def job_main(
         from lakehouse.session import build_spark
 
         spark = build_spark(f"{job}-{args.run_date}", cfg)
-        context = RunContext.start(job, args.run_date)
         with console.status(f"{job} {args.run_date} ..."):
             result = body(spark, cfg, args, context)
     except LakehouseError as err:
+        no_model = isinstance(err, ModelNotFoundError)
+        _record(cfg, context, spark, "skipped" if no_model else "failed", error=str(err))
         if args.verbose:
             # Printed here: re-raised, the `lakehouse` command would report it in one line.
             traceback.print_exc()
         console.print(f"[bold red]error:[/] {err}", highlight=False)
-        return EXIT_NO_MODEL if isinstance(err, ModelNotFoundError) else EXIT_ERROR
+        return EXIT_NO_MODEL if no_model else EXIT_ERROR
+    except BaseException as err:
+        _record(cfg, context, spark, "failed", error=f"{type(err).__name__}: {err}")
+        raise
+    _record(cfg, context, spark, "succeeded", result=result)
     print(result)
     return 0
+
+
+def _record(cfg, context: RunContext, spark, status, *, result=None, error=None) -> None:
+    """The run into ops.job_runs (not possible when the configuration itself failed)."""
+    if cfg is not None:
+        finish_run(cfg, context, spark=spark, status=status, result=result, error=error)
 
 
 if __name__ == "__main__":

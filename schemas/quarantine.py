@@ -1,5 +1,5 @@
-"""ops tables of the ingest and quality gates: every row a job refused (with the rule and the
-reason, never dropped), every file ingested, and every gate run's results."""
+"""ops tables: every row a job refused (with the rule and the reason, never dropped), every file
+ingested, every gate run's results, and every job run."""
 
 from pyspark.sql import types as T
 
@@ -67,6 +67,39 @@ QUALITY_RESULTS = TableContract(
             T.StructField("gate_passed", T.BooleanType(), nullable=False),
             T.StructField("confirmed_by_gx", T.BooleanType(), nullable=False),
             T.StructField("run_id", T.StringType(), nullable=False),
+        ]
+    ),
+)
+
+JOB_RUNS = TableContract(
+    name="ops.job_runs",
+    version=1,
+    owner="data-platform",
+    description="Every job run: job, logical date, start and end, status (succeeded, failed, "
+    "skipped: no model to use), rows in / out / quarantined, the Delta versions it wrote and "
+    "the error; appended by each job's entry point and by the in-process daily batch",
+    primary_key=("run_id",),
+    schema=T.StructType(
+        [
+            T.StructField("run_id", T.StringType(), nullable=False),
+            T.StructField("job", T.StringType(), nullable=False),
+            T.StructField("run_date", T.DateType(), nullable=False),
+            T.StructField("env", T.StringType(), nullable=False),
+            T.StructField("status", T.StringType(), nullable=False),
+            T.StructField("started_at", T.TimestampType(), nullable=False),
+            T.StructField("ended_at", T.TimestampType(), nullable=False),
+            T.StructField("seconds", T.DoubleType(), nullable=False),
+            T.StructField("rows_in", T.LongType(), nullable=True),
+            T.StructField("rows_out", T.LongType(), nullable=True),
+            T.StructField("rows_quarantined", T.LongType(), nullable=True),
+            T.StructField(
+                "tables_written", T.MapType(T.StringType(), T.LongType()), nullable=True
+            ),  # table -> the Delta version the run committed
+            T.StructField("summary", T.StringType(), nullable=True),
+            T.StructField("error", T.StringType(), nullable=True),
+            T.StructField("host", T.StringType(), nullable=False),
+            T.StructField("pid", T.IntegerType(), nullable=False),
+            T.StructField("spark_app_id", T.StringType(), nullable=True),
         ]
     ),
 )

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the lakehouse needs, skipping what is already there.
 # Java 17 (Spark), MariaDB (the MySQL source), PostgreSQL (the Redshift stand-in) and their JDBC
-# driver jars (/usr/share/java). Safe to re-run: it only calls apt-get for missing packages.
+# driver jars (/usr/share/java), and Chromium (the tests render `lakehouse report` headless).
+# Safe to re-run: it only calls apt-get for missing packages.
 set -euo pipefail
 
-wanted=(mariadb-server postgresql libmariadb-java libpostgresql-jdbc-java)
+wanted=(mariadb-server postgresql libmariadb-java libpostgresql-jdbc-java chromium)
 if ! command -v java >/dev/null 2>&1; then
   wanted+=(openjdk-17-jre-headless)
 fi

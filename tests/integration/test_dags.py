@@ -23,6 +23,7 @@ from deltalake import DeltaTable
 from lakehouse import load_config
 from lakehouse.generate import GeneratorSpec, generate
 from lakehouse.generate.command import load_into_mysql
+from lakehouse.runs import RUN_HISTORY
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -109,12 +110,15 @@ def test_the_dags_have_the_documented_structure(airflow_env):
 
 
 def row_counts(home: Path) -> dict[str, int]:
-    return {
+    """Every data table's row count (the run history, which grows with each run, aside)."""
+    counts = {
         f"{log.parent.parent.name}.{log.parent.name}": DeltaTable(str(log.parent))
         .to_pyarrow_dataset()
         .count_rows()
         for log in sorted(home.glob("warehouse/*/*/_delta_log"))
     }
+    counts.pop(RUN_HISTORY, None)
+    return counts
 
 
 @pytest.mark.timeout(1500)
@@ -161,3 +165,58 @@ def test_daily_batch_runs_two_dates_and_a_rerun_changes_nothing(
     assert after_second["bronze.transactions"] > after_first["bronze.transactions"]
     took = ", ".join(f"{r['seconds']:.0f} s" for r in (run, again, later))
     print(f"daily_batch dag.test: {took}")
+
+    # Every job of the three runs is in the run history, as its process recorded it.
+    runs = DeltaTable(str(home / "warehouse" / "ops" / "job_runs")).to_pandas()
+    per_run = (
+        2 + 4 + 1 + 1 + 4 + 1 + 1
+    )  # CSV, MySQL pulls, silver (3 + 4 shop tables), gold, features
+    assert len(runs) == 3 * (per_run + 1)
+    assert (runs["status"] == "skipped").sum() == 3  # score, without a champion
+    assert set(runs.loc[runs["status"] == "skipped", "job"]) == {"score"}
+    assert (runs["status"] == "succeeded").sum() == 3 * per_run
+    silver = runs[runs["job"] == "build_silver_transactions"]
+    assert (silver["rows_in"] > 0).all()
+    assert all(dict(t)["silver.transactions"] >= 0 for t in silver["tables_written"])
+    check_report(env, tmp_path, succeeded=3 * per_run, skipped=3)
+
+
+def check_report(env: dict[str, str], tmp_path: Path, *, succeeded: int, skipped: int) -> None:
+    """`lakehouse report`, rendered by headless Chromium (Debian's), shows what the runs did."""
+    import shutil
+
+    chromium = shutil.which("chromium")
+    assert chromium, "chromium is not installed: run scripts/install-system-packages.sh"
+    out = tmp_path / "report.html"
+    lakehouse = Path(sys.executable).with_name("lakehouse")
+    made = subprocess.run(
+        [str(lakehouse), "report", "--out", str(out)], env=env, capture_output=True, text=True
+    )
+    assert made.returncode == 0, made.stderr[-2000:]
+    profile = tmp_path / "chromium-profile"
+    rendered = subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--dump-dom",
+            out.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    dom = rendered.stdout
+    assert '<section id="runs">' in dom, rendered.stderr[-2000:]
+    assert f'data-status="succeeded" data-count="{succeeded}"' in dom
+    assert f'data-status="skipped" data-count="{skipped}"' in dom
+    assert 'data-status="failed" data-count="0"' in dom
+    assert "data-failed=" in dom  # the quality gates' results per rule
+    assert "No model registered yet" in dom
+    assert "No scores yet" in dom

@@ -21,6 +21,7 @@ from lakehouse.generate import GeneratorSpec, generate
 from lakehouse.generate.command import load_into_mysql
 from lakehouse.generate.mysql_sink import state_as_of
 from lakehouse.run import RunContext
+from lakehouse.runs import RUN_HISTORY
 
 from .oracles import known_customers
 
@@ -289,6 +290,12 @@ def test_gold_equals_duckdb_over_silver(spark, built, name):
 def test_rerunning_the_last_day_leaves_every_table_as_it_was(spark, built):
     cfg, _, _ = built
     warehouse = Warehouse.from_config(cfg)
-    before = {t.name: t.rows for t in warehouse.tables()}
+    runs = warehouse.table(RUN_HISTORY).count()
+    before = {t.name: t.rows for t in warehouse.tables() if t.name != RUN_HISTORY}
     run_daily_batch(spark, cfg, DAYS[-1])
-    assert {t.name: t.rows for t in warehouse.tables()} == before
+    assert {t.name: t.rows for t in warehouse.tables() if t.name != RUN_HISTORY} == before
+    history = warehouse.table(RUN_HISTORY).delta().to_pyarrow_table().to_pylist()
+    assert len(history) == runs + 14  # each job of the day, recorded again
+    rerun = sorted(history, key=lambda r: r["started_at"])[-14:]
+    assert {r["status"] for r in rerun} == {"succeeded"}
+    assert {r["run_date"] for r in rerun} == {DAYS[-1]}
