@@ -20,9 +20,53 @@ from pyspark.sql.streaming import StreamingQuery
 
 from lakehouse.errors import SourceUnavailableError
 
-__all__ = ["run_query"]
+__all__ = ["app_logging", "run_app", "run_query"]
 
 log = logging.getLogger(__name__)
+
+
+def run_app(
+    spark,
+    cfg,
+    *,
+    app: str,
+    sink: Callable,
+    bootstrap: str,
+    topic: str,
+    starting_offsets: str,
+    max_offsets: int | None,
+    checkpoint: Path,
+    available_now: bool,
+    batches: list,
+    stop_event: threading.Event | None,
+    progress: Path | None,
+) -> StreamingQuery:
+    """The apps' common query: ``topic`` read with the Kafka source, each micro-batch handed to
+    ``sink`` (foreachBatch) under ``checkpoint``, run until the topic's end (``available_now``)
+    or until stopped, through broker outages (``run_query``)."""
+    from streaming import kafka_source
+
+    events = (
+        spark.readStream.format(kafka_source.FORMAT)
+        .option("kafka.bootstrap.servers", bootstrap)
+        .option("subscribe", topic)
+        .option("startingOffsets", starting_offsets)
+        .option("maxOffsetsPerTrigger", max_offsets or cfg.streaming.max_offsets_per_trigger)
+        .load()
+    )
+    writer = events.writeStream.foreachBatch(sink).option("checkpointLocation", str(checkpoint))
+    if available_now:
+        writer = writer.trigger(availableNow=True)
+    else:
+        writer = writer.trigger(processingTime=cfg.streaming.trigger_interval)
+    return run_query(
+        writer.queryName(app).start,
+        batches=batches,
+        stop=stop_event or threading.Event(),
+        progress=progress,
+        available_now=available_now,
+        reconnect_max_wait_s=cfg.streaming.reconnect_max_wait_s,
+    )
 
 
 def run_query(

@@ -58,7 +58,7 @@ from lakehouse.config import Config
 from lakehouse.delta import Warehouse
 from lakehouse.errors import ConfigError
 from streaming._ingest_sink import AfterCommit, BatchResult, IngestSink
-from streaming._lifecycle import app_logging, run_query
+from streaming._lifecycle import app_logging, run_app
 
 __all__ = ["APP", "IngestRun", "main", "run"]
 
@@ -133,26 +133,20 @@ def run(
         after_commit=after_commit,
         results=batches,
     )
-    events = (
-        spark.readStream.format(kafka_source.FORMAT)
-        .option("kafka.bootstrap.servers", bootstrap)
-        .option("subscribe", source_topic or _topic(cfg, SOURCE_TOPIC))
-        .option("startingOffsets", starting_offsets)
-        .option("maxOffsetsPerTrigger", max_offsets or cfg.streaming.max_offsets_per_trigger)
-        .load()
-    )
-    writer = events.writeStream.foreachBatch(sink).option("checkpointLocation", str(checkpoint))
-    if available_now:
-        writer = writer.trigger(availableNow=True)
-    else:
-        writer = writer.trigger(processingTime=cfg.streaming.trigger_interval)
-    query = run_query(
-        writer.queryName(APP).start,
-        batches=batches,
-        stop=stop_event or threading.Event(),
-        progress=progress,
+    query = run_app(
+        spark,
+        cfg,
+        app=APP,
+        sink=sink,
+        bootstrap=bootstrap,
+        topic=source_topic or _topic(cfg, SOURCE_TOPIC),
+        starting_offsets=starting_offsets,
+        max_offsets=max_offsets,
+        checkpoint=checkpoint,
         available_now=available_now,
-        reconnect_max_wait_s=cfg.streaming.reconnect_max_wait_s,
+        batches=batches,
+        stop_event=stop_event,
+        progress=progress,
     )
     return IngestRun(str(query.id), batches)
 

@@ -36,7 +36,7 @@ from pyspark.sql import SparkSession
 
 from lakehouse.config import Config
 from lakehouse.delta import Warehouse
-from streaming._lifecycle import app_logging, run_query
+from streaming._lifecycle import app_logging, run_app
 from streaming._score_sink import ScoreBatch, ScoreSink
 from streaming.ingest_transactions import SOURCE_TOPIC, _topic
 
@@ -107,26 +107,20 @@ def run(
         alerts_topic=alerts_topic or _topic(cfg, ALERTS_TOPIC),
         results=batches,
     )
-    events = (
-        spark.readStream.format(kafka_source.FORMAT)
-        .option("kafka.bootstrap.servers", bootstrap)
-        .option("subscribe", source_topic or _topic(cfg, SOURCE_TOPIC))
-        .option("startingOffsets", starting_offsets)
-        .option("maxOffsetsPerTrigger", max_offsets or cfg.streaming.max_offsets_per_trigger)
-        .load()
-    )
-    writer = events.writeStream.foreachBatch(sink).option("checkpointLocation", str(checkpoint))
-    if available_now:
-        writer = writer.trigger(availableNow=True)
-    else:
-        writer = writer.trigger(processingTime=cfg.streaming.trigger_interval)
-    query = run_query(
-        writer.queryName(APP).start,
-        batches=batches,
-        stop=stop_event or threading.Event(),
-        progress=progress,
+    query = run_app(
+        spark,
+        cfg,
+        app=APP,
+        sink=sink,
+        bootstrap=bootstrap,
+        topic=source_topic or _topic(cfg, SOURCE_TOPIC),
+        starting_offsets=starting_offsets,
+        max_offsets=max_offsets,
+        checkpoint=checkpoint,
         available_now=available_now,
-        reconnect_max_wait_s=cfg.streaming.reconnect_max_wait_s,
+        batches=batches,
+        stop_event=stop_event,
+        progress=progress,
     )
     return ScoreRun(str(query.id), batches)
 

@@ -123,20 +123,12 @@ def row_counts(home: Path) -> dict[str, int]:
 
 @pytest.mark.timeout(1500)
 def test_daily_batch_runs_two_dates_and_a_rerun_changes_nothing(
-    airflow_env, test_environ, local_services, tmp_path
+    airflow_env, test_environ, empty_shop_db, tmp_path
 ):
-    import pymysql
-
     home = tmp_path / "home"
     data = generate(SPEC, landing=home / "landing", truth=home / "truth")
     lakehouse_env = {**test_environ, "LAKEHOUSE_HOME": str(home)}
     cfg = load_config("local", environ=lakehouse_env)
-    m = cfg.mysql
-    conn = pymysql.connect(host=m.host, port=m.port, user=m.user, password="", database=m.database)
-    with conn.cursor() as cur:  # other modules' data sets must not leak into this one
-        for table in ("customers", "accounts", "orders", "order_items", "products"):
-            cur.execute(f"DROP TABLE IF EXISTS `{table}`")
-    conn.close()
     env = {
         **airflow_env,
         **lakehouse_env,
