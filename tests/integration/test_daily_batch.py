@@ -4,7 +4,8 @@ Silver from the MySQL pulls is checked against a plain Python replay of the gene
 versions: the latest passing version per key, rows of unknown customers, orders or products
 held back, negative quantities quarantined, account numbers tokenized, and a re-run of an
 earlier day never rolls a row back. Gold is checked against DuckDB SQL over the silver tables
-as delta-rs reads them, and re-running a day leaves every table as it was."""
+as delta-rs reads them. (Re-running a day, every table's row count unchanged, is shown by the
+daily_batch DAG's test, tests/integration/test_dags.py.)"""
 
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ from lakehouse.generate import GeneratorSpec, generate
 from lakehouse.generate.command import load_into_mysql
 from lakehouse.generate.mysql_sink import state_as_of
 from lakehouse.run import RunContext
-from lakehouse.runs import RUN_HISTORY
 
 from .oracles import known_customers
 
@@ -285,17 +285,3 @@ def test_gold_equals_duckdb_over_silver(spark, built, name):
     theirs = duck(cfg).execute(GOLD_SQL[name], {"day": day}).fetchall()
     assert ours, f"gold.{name} is empty for {day}: the test would prove nothing"
     assert _normal(ours) == _normal(theirs)
-
-
-def test_rerunning_the_last_day_leaves_every_table_as_it_was(spark, built):
-    cfg, _, _ = built
-    warehouse = Warehouse.from_config(cfg)
-    runs = warehouse.table(RUN_HISTORY).count()
-    before = {t.name: t.rows for t in warehouse.tables() if t.name != RUN_HISTORY}
-    run_daily_batch(spark, cfg, DAYS[-1])
-    assert {t.name: t.rows for t in warehouse.tables() if t.name != RUN_HISTORY} == before
-    history = warehouse.table(RUN_HISTORY).delta().to_pyarrow_table().to_pylist()
-    assert len(history) == runs + 14  # each job of the day, recorded again
-    rerun = sorted(history, key=lambda r: r["started_at"])[-14:]
-    assert {r["status"] for r in rerun} == {"succeeded"}
-    assert {r["run_date"] for r in rerun} == {DAYS[-1]}
