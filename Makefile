@@ -10,9 +10,10 @@ SYSDEPS := $(VENV)/.system-packages
 AIRFLOW_VENV := .venv-airflow
 AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
 # Two workers, whole modules each: most tests wait on JVM start-up, services and subprocesses,
-# so two overlap well even on 2 cores. PYTEST_WORKERS=0 runs in one process.
+# so two overlap well even on 2 cores; tests/conftest.py hands out the longest modules first.
+# PYTEST_WORKERS=0 runs in one process.
 PYTEST_WORKERS ?= 2
-PYTEST_ARGS ?= --numprocesses $(PYTEST_WORKERS) --dist loadfile --durations=15
+PYTEST_ARGS ?= --numprocesses $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25
 
 .PHONY: demo test test-unit bench dist airflow lint format setup clean
 

@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from deltalake import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -172,7 +171,7 @@ def _warm_up(spark: SparkSession, home: Path, *, rows: int) -> None:
 
 def _verify(table: Table, rows: int) -> None:
     from_log = table.count()
-    from_files = DeltaTable(table.uri).to_pyarrow_dataset().count_rows()
+    from_files = table.to_arrow_dataset().count_rows()
     if from_log != rows or from_files != rows:
         raise BenchError(
             f"delta_write: {table.name} holds {from_log:,} rows by the log's statistics and "

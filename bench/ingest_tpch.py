@@ -147,10 +147,8 @@ def _head(cfg: Config, drop):
 
 
 def _verify(cfg: Config, load, rows: int) -> None:
-    from deltalake import DeltaTable
-
-    uri = Warehouse.from_config(cfg).uri_for("tpch.lineitem")
-    from_files = DeltaTable(uri).to_pyarrow_dataset().count_rows()
+    lineitem = Warehouse.from_config(cfg).table("tpch.lineitem")
+    from_files = lineitem.to_arrow_dataset().count_rows()
     if (load.path, load.rows_written, from_files) != ("fast", rows, rows):
         raise BenchError(
             f"ingest_tpch: the load took the {load.path} path and wrote {load.rows_written:,} "

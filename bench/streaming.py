@@ -42,6 +42,7 @@ from deltalake import DeltaTable
 
 from bench._measure import bench_environ, cpu_seconds, spark_session
 from bench._record import BenchError, Outcome
+from lakehouse.delta import Table
 
 PARTITIONS = 16  # the mock broker keeps ~5 MiB per partition: room for the load runs
 DRAIN_EVENTS = 300_000
@@ -250,7 +251,7 @@ def _under_load(spark, app: App, home: Path, bootstrap: str, rate: int, *, repor
 def _committed(uri: str, topic: str) -> int:
     """Rows of ``topic`` in the table (the scorer's runs share one table)."""
     try:
-        dataset = DeltaTable(uri).to_pyarrow_dataset()
+        dataset = Table(topic, uri).to_arrow_dataset()
     except Exception:  # not created yet
         return 0
     return dataset.count_rows(filter=pc.field("topic") == topic)

@@ -17,9 +17,9 @@ Kafka topic into Delta. Churn is not trained here: its training set needs ~100 d
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 
-from deltalake import DeltaTable
 from pyspark.sql import functions as F
 from rich.console import Console
 from rich.table import Table as RichTable
@@ -110,7 +110,7 @@ def run_demo(cfg: Config, *, console: Console, days: int = 3) -> int:
     def _check() -> str:
         table = Warehouse.from_config(cfg).table("silver.transactions")
         spark_rows = table.to_spark(state["spark"]).count()
-        delta_rs_rows = DeltaTable(table.uri).to_pyarrow_dataset().count_rows()
+        delta_rs_rows = table.to_arrow_dataset().count_rows()
         if spark_rows != delta_rs_rows:
             raise RuntimeError(f"Spark reads {spark_rows} rows, delta-rs {delta_rs_rows}")
         first = table.to_spark(state["spark"], version=2).count()
@@ -152,9 +152,12 @@ def run_demo(cfg: Config, *, console: Console, days: int = 3) -> int:
         state["status"] = status
         for number, (title, fn) in enumerate(steps, start=1):
             status.update(f"[{number}/{len(steps)}] {title} ...")
+            started = time.monotonic()
             outcome = fn()
+            took = time.monotonic() - started
             console.print(
-                f"[green]✓[/] [{number}/{len(steps)}] {title}: {outcome}", highlight=False
+                f"[green]✓[/] [{number}/{len(steps)}] {title} ({took:.0f} s): {outcome}",
+                highlight=False,
             )
     _summary(cfg, console, state["spark"])
     _outputs(cfg, console, state["scored"])
@@ -205,12 +208,12 @@ def _segments_against_truth(cfg: Config, day: dt.date) -> str:
     import pyarrow.parquet as pq
     from sklearn.metrics import adjusted_rand_score
 
-    scores = DeltaTable(Warehouse.from_config(cfg).uri_for("gold.customer_segments"))
-    found = scores.to_pyarrow_table(filters=[("score_date", "=", day)]).to_pandas()
+    scores = Warehouse.from_config(cfg).table("gold.customer_segments")
+    found = scores.to_arrow(filters=[("score_date", "=", day)]).to_pandas()
     latent = pq.read_table(cfg.path("truth") / "segments.parquet")
     on_day = pc.and_(
         pc.less_equal(latent["valid_from"], day),
-        pc.or_(pc.is_null(latent["valid_to"]), pc.greater(latent["valid_to"], day)),
+        pc.or_kleene(pc.is_null(latent["valid_to"]), pc.greater(latent["valid_to"], day)),
     )
     truth = latent.filter(on_day).to_pandas()[["customer_id", "segment"]]
     both = found.merge(truth, on="customer_id", suffixes=("", "_latent"))

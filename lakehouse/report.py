@@ -93,7 +93,7 @@ def _quality(cfg: Config) -> list[dict]:
 def _table(cfg: Config, name: str, columns: list[str]):
     from lakehouse.delta import Warehouse
 
-    return Warehouse.from_config(cfg).table(name).delta().to_pyarrow_table(columns=columns)
+    return Warehouse.from_config(cfg).table(name).to_arrow(columns=columns)
 
 
 def _churn_histograms(cfg: Config) -> dict[str, list[int]]:

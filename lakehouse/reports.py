@@ -24,17 +24,16 @@ def quality_results(
 ) -> list[dict]:
     """ops.quality_results rows, newest run date first: for ``run_date`` if given, else for
     the ``last`` run dates that have results; optionally for one table."""
+    filters = [("table_name", "=", table)] if table else []
+    if run_date:
+        filters.append(("run_date", "=", run_date))
     try:
-        delta = Warehouse.from_config(cfg).table("ops.quality_results").delta()
+        results = Warehouse.from_config(cfg).table("ops.quality_results").to_arrow(filters=filters)
     except TableNotFoundError:
         raise TableNotFoundError(
             "no quality results yet: ops.quality_results is written by the silver jobs' gates "
             "(e.g. `lakehouse silver transactions --run-date D`)"
         ) from None
-    filters = [("table_name", "=", table)] if table else []
-    if run_date:
-        filters.append(("run_date", "=", run_date))
-    results = delta.to_pyarrow_table(filters=filters or None)
     if not run_date and results.num_rows:
         dates = sorted(set(results.column("run_date").to_pylist()), reverse=True)[:last]
         results = results.filter(pc.is_in(results.column("run_date"), value_set=pa.array(dates)))

@@ -140,17 +140,17 @@ def job_runs(
     """The newest ``last`` runs (of ``job``, of ``run_date``), newest first."""
     from lakehouse.delta import Warehouse
 
+    filters = [("job", "=", job)] if job else []
+    if run_date:
+        filters.append(("run_date", "=", run_date))
     try:
-        delta = Warehouse.from_config(cfg).table("ops.job_runs").delta()
+        found = Warehouse.from_config(cfg).table("ops.job_runs").to_arrow(filters=filters)
     except TableNotFoundError:
         raise TableNotFoundError(
             "no runs recorded yet: every job run appends to ops.job_runs "
             "(e.g. `lakehouse batch --run-date D`)"
         ) from None
-    filters = [("job", "=", job)] if job else []
-    if run_date:
-        filters.append(("run_date", "=", run_date))
-    rows = delta.to_pyarrow_table(filters=filters or None).to_pylist()
+    rows = found.to_pylist()
     for row in rows:
         row["tables_written"] = dict(row["tables_written"] or [])
     return sorted(rows, key=lambda r: r["started_at"], reverse=True)[:last]

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from functools import reduce
 from typing import Any, Literal
 
+import pyarrow.dataset as pads
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -129,5 +130,20 @@ def to_condition(filters: Sequence[Filter]) -> Column:
         if op == "not in":
             return ~col.isin(list(value))
         return _COMPARE[op](col, F.lit(value))
+
+    return reduce(operator.and_, (one(f) for f in filters))
+
+
+def to_arrow_expression(filters: Sequence[Filter]) -> pads.Expression:
+    """The same filters as one pyarrow dataset expression, for reads without Spark."""
+
+    def one(flt: Filter) -> pads.Expression:
+        column, op, value = flt
+        field = pads.field(column)
+        if op == "in":
+            return field.isin(list(value))
+        if op == "not in":
+            return ~field.isin(list(value))
+        return _COMPARE[op](field, value)
 
     return reduce(operator.and_, (one(f) for f in filters))

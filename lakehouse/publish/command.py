@@ -59,12 +59,12 @@ def read_run_date(cfg: Config, contract: TableContract, run_date: dt.date) -> pa
 
     partition = contract.partition_by[0]
     try:
-        delta = Warehouse.from_config(cfg).table(contract).delta()
+        table = Warehouse.from_config(cfg).table(contract)
+        rows = table.to_arrow(filters=[(partition, "=", run_date)])
     except TableNotFoundError:
         raise TableNotFoundError(
             f"{contract.name} does not exist yet; score a date first (lakehouse score)"
         ) from None
-    rows = delta.to_pyarrow_table(filters=[(partition, "=", run_date)])
     if rows.num_rows == 0:
         raise PublishError(
             f"{contract.name} has no rows for {partition} {run_date}; score that date first, "

@@ -33,6 +33,7 @@ from jobs import build_silver_customers, build_silver_transactions, ingest_csv
 from lakehouse import Warehouse, load_config
 from lakehouse.generate import GeneratorSpec, generate
 from lakehouse.run import RunContext
+from lakehouse.runs import RUN_HISTORY
 
 from .processes import driver_argv, kill_session, run, start, wait_until
 
@@ -82,9 +83,15 @@ def table_dirs(root: Path) -> dict[str, Path]:
 
 
 def snapshot(root: Path) -> dict[str, Counter]:
-    """Every table's latest version as a multiset of rows (delta-rs), run ids left out."""
+    """Every data table's latest version as a multiset of rows (delta-rs), run ids left out.
+
+    The run history is not compared: it records processes, not data (the clean run's steps run
+    in this process and record nothing; a killed run records nothing, its re-run records itself).
+    """
     tables = {}
     for name, path in table_dirs(root).items():
+        if name == RUN_HISTORY:
+            continue
         rows = DeltaTable(str(path)).to_pyarrow_table().to_pylist()
         tables[name] = Counter(
             tuple((c, row[c]) for c in sorted(row) if c not in RUN_ID_COLUMNS) for row in rows
