@@ -28,19 +28,22 @@ from lakehouse.services._process import free_port
 # collection order (--dist loadfile --no-loadscope-reorder): starting the longest first keeps
 # them from running last on one worker while the other sits idle. Measured with --durations.
 SLOWEST_FIRST = (
-    "test_demo",
     "test_dags",
-    "test_pii_scan",
-    "test_daily_batch",
+    "test_demo",
     "test_ingest_crash",
     "test_stream_ops",
-    "test_stream_score",
-    "test_stream_ingest",
-    "test_train_churn",
-    "test_publish",
+    "test_daily_batch",
+    "test_delta_crash",
+    "test_pii_scan",
     "test_models_other",
+    "test_silver_transactions",
+    "test_silver_customers",
+    "test_train_churn",
     "test_score_job",
-    "test_tpch",
+    "test_cli",
+    "test_ingest_csv",
+    "test_stream_score",
+    "test_feature_store",
 )
 
 
