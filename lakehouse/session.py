@@ -38,7 +38,7 @@ def build_spark(app_name: str, cfg: Config) -> SparkSession:
         builder = builder.config("spark.jars", jars)
     settings = {
         "spark.sql.session.timeZone": "UTC",
-        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.driver.extraJavaOptions": " ".join(["-Duser.timezone=UTC", *cfg.spark.jvm_options]),
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
         "spark.sql.adaptive.enabled": "true",
         "spark.sql.shuffle.partitions": str(cfg.spark.shuffle_partitions),

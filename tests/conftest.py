@@ -6,9 +6,14 @@ has its own Spark session, state directory and services on its own free ports.
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -79,11 +84,75 @@ def services_dir() -> Path:
     shutil.rmtree(path, ignore_errors=True)
 
 
+# A class-data sharing archive of the classes a Spark job loads, made once per machine and
+# Spark version (~30 s), with C1-only JIT: every test JVM (the session, and each `lakehouse`
+# process a test starts) then starts in about half the time. A stale or unreadable archive is
+# ignored by the JVM, silently.
+ARCHIVE_DIR = Path(__file__).resolve().parent.parent / ".cache" / "jvm"
+ARCHIVE_WORKLOAD = """
+import os, sys
+from lakehouse import build_spark, load_config
+import pandas as pd
+from pyspark.sql import Window, functions as F
+spark = build_spark("class-archive", load_config("local", environ=os.environ))
+out = sys.argv[1]
+df = spark.createDataFrame(pd.DataFrame({"k": [1, 2, 2], "v": [1.0, 2.0, 3.0]}))
+df = df.withColumn("r", F.row_number().over(Window.partitionBy("k").orderBy("v")))
+df.groupBy("k").agg(F.sum("v"), F.max("r")).write.mode("overwrite").parquet(out)
+spark.read.parquet(out).join(df, on="k", how="left").toPandas()
+print("jvm_pid", spark._jvm.java.lang.ProcessHandle.current().pid())
+"""
+
+
+def jvm_archive(environ: dict[str, str]) -> Path:
+    """The archive for this pyspark and java, made under a lock if missing (xdist workers)."""
+    import pyspark
+
+    java = Path(shutil.which("java") or "java").resolve()
+    path = ARCHIVE_DIR / f"spark-{pyspark.__version__}-{java.stat().st_mtime_ns}.jsa"
+    ARCHIVE_DIR.mkdir(parents=True, exist_ok=True)
+    with open(ARCHIVE_DIR / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.exists():
+            _make_archive(path, environ)
+    return path
+
+
+def _make_archive(path: Path, environ: dict[str, str]) -> None:
+    partial = path.with_suffix(f".{os.getpid()}.partial")
+    with tempfile.TemporaryDirectory() as scratch:
+        env = {**environ, "LAKEHOUSE_HOME": scratch}
+        env["LAKEHOUSE__SPARK__JVM_OPTIONS"] = json.dumps([f"-XX:ArchiveClassesAtExit={partial}"])
+        done = subprocess.run(
+            [sys.executable, "-c", ARCHIVE_WORKLOAD, f"{scratch}/out"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    assert done.returncode == 0, done.stderr[-3000:]
+    # The JVM's own warnings share stdout.
+    jvm = next(int(ln.split()[1]) for ln in done.stdout.splitlines() if ln.startswith("jvm_pid "))
+    deadline = time.monotonic() + 120  # the JVM writes the archive as it exits, after Python
+    while _alive(jvm) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if partial.exists() and not _alive(jvm):
+        partial.rename(path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"  # an orphan nobody reaps stays a zombie, its work done
+
+
 @pytest.fixture(scope="session")
 def test_environ(test_home: Path, services_dir: Path) -> dict[str, str]:
     """The environment a job or subprocess under test sees: private state dir, private ports,
-    small Spark."""
-    return {
+    small Spark, fast JVM start-up."""
+    environ = {
         "PATH": os.environ.get("PATH", ""),
         "LAKEHOUSE_ENV": "local",
         "LAKEHOUSE_HOME": str(test_home),
@@ -93,6 +162,11 @@ def test_environ(test_home: Path, services_dir: Path) -> dict[str, str]:
         "LAKEHOUSE__S3__ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
         **TEST_OVERRIDES,
     }
+    archive = jvm_archive(environ)
+    environ["LAKEHOUSE__SPARK__JVM_OPTIONS"] = json.dumps(
+        [f"-XX:SharedArchiveFile={archive}", "-XX:TieredStopAtLevel=1"]
+    )
+    return environ
 
 
 @pytest.fixture(scope="session")

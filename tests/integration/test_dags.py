@@ -121,7 +121,7 @@ def row_counts(home: Path) -> dict[str, int]:
     return counts
 
 
-@pytest.mark.timeout(1500)
+@pytest.mark.timeout(2700)  # three runs, each bounded by its own 900 s
 def test_daily_batch_runs_two_dates_and_a_rerun_changes_nothing(
     airflow_env, test_environ, empty_shop_db, tmp_path
 ):

@@ -85,6 +85,17 @@ def test_string_override_keeps_digits_as_string(tmp_path: Path) -> None:
     assert cfg.spark.driver_memory == "8"
 
 
+def test_list_override_is_a_yaml_list(tmp_path: Path) -> None:
+    environ = {
+        "LAKEHOUSE_HOME": str(tmp_path),
+        "LAKEHOUSE__SPARK__JVM_OPTIONS": '["-XX:TieredStopAtLevel=1", "-Xss4m"]',
+    }
+
+    cfg = load_config("local", environ=environ)
+
+    assert cfg.spark.jvm_options == ("-XX:TieredStopAtLevel=1", "-Xss4m")
+
+
 def test_string_override_that_is_not_valid_yaml_is_kept_verbatim(tmp_path: Path) -> None:
     environ = {"LAKEHOUSE_HOME": str(tmp_path), "LAKEHOUSE__WAREHOUSE__ROOT": "@scratch"}
 
