@@ -121,29 +121,22 @@ def _row_passes(actual: Any, op: str, value: Any) -> bool:
 
 def to_condition(filters: Sequence[Filter]) -> Column:
     """The same filters as one Spark condition, applied to the rows that were read."""
-
-    def one(flt: Filter) -> Column:
-        column, op, value = flt
-        col = F.col(column)
-        if op == "in":
-            return col.isin(list(value))
-        if op == "not in":
-            return ~col.isin(list(value))
-        return _COMPARE[op](col, F.lit(value))
-
-    return reduce(operator.and_, (one(f) for f in filters))
+    return _combine(filters, field=F.col, literal=F.lit)
 
 
 def to_arrow_expression(filters: Sequence[Filter]) -> pads.Expression:
     """The same filters as one pyarrow dataset expression, for reads without Spark."""
+    return _combine(filters, field=pads.field, literal=lambda value: value)
 
-    def one(flt: Filter) -> pads.Expression:
+
+def _combine(filters: Sequence[Filter], *, field: Callable, literal: Callable) -> Any:
+    """AND of the filters built from ``field(name)`` objects (Spark columns, Arrow fields)."""
+
+    def one(flt: Filter) -> Any:
         column, op, value = flt
-        field = pads.field(column)
-        if op == "in":
-            return field.isin(list(value))
-        if op == "not in":
-            return ~field.isin(list(value))
-        return _COMPARE[op](field, value)
+        if op in ("in", "not in"):
+            matched = field(column).isin(list(value))
+            return matched if op == "in" else ~matched
+        return _COMPARE[op](field(column), literal(value))
 
     return reduce(operator.and_, (one(f) for f in filters))
