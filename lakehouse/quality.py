@@ -210,17 +210,31 @@ def flag_rows(
 
 def rule_counts(flagged: DataFrame, suite: QualitySuite) -> list[RuleResult]:
     """Failed rows per rule, from the flags, in one aggregation."""
+    return _counts(flagged, suite)[0]
+
+
+def _counts(flagged: DataFrame, suite: QualitySuite) -> tuple[list[RuleResult], int, int, int]:
+    """(per-rule results, rows, failing rows, rows failing a counted rule): one Spark job,
+    since on a small day each action costs more than the rows."""
     counts = flagged.agg(
         F.count(F.lit(1)).alias("_rows"),
+        F.sum((F.size(FAILED_RULES) > 0).cast("long")).alias("_failing"),
+        F.sum(fails_counted_rule(suite).cast("long")).alias("_limit_failing"),
         *(
             F.sum(F.array_contains(FAILED_RULES, r.name).cast("long")).alias(r.name)
             for r in suite.rules
         ),
     ).first()
-    return [
+    results = [
         RuleResult(r.name, r.describe(), int(counts[r.name] or 0), counts["_rows"])
         for r in suite.rules
     ]
+    return (
+        results,
+        counts["_rows"],
+        int(counts["_failing"] or 0),
+        int(counts["_limit_failing"] or 0),
+    )
 
 
 def fails_counted_rule(suite: QualitySuite) -> Column:
@@ -264,7 +278,7 @@ def gate(
     validate the same suite; a disagreement is a bug and stops the run. The caller decides what
     a failure rate above ``suite.max_failure_rate`` means (see ``check_failure_rate``)."""
     flagged = flag_rows(df, suite, references=references).persist()
-    results = rule_counts(flagged, suite)
+    results, rows, failed_rows, limit_failed_rows = _counts(flagged, suite)
     if confirm_with_gx:
         from lakehouse import _gx
 
@@ -279,19 +293,15 @@ def gate(
                 f"{suite.table}: row flags and GX disagree ({differ}); report a bug"
             )
     failing = F.size(FAILED_RULES) > 0
-    limit_failing = fails_counted_rule(suite)
-    counts = flagged.agg(
-        F.count(F.lit(1)), F.sum(failing.cast("long")), F.sum(limit_failing.cast("long"))
-    ).first()
     return GateOutcome(
         passed=flagged.where(~failing).drop(FAILED_RULES),
         failed=flagged.where(failing),
         results=results,
-        rows=int(counts[0]),
-        failed_rows=int(counts[1] or 0),
+        rows=rows,
+        failed_rows=failed_rows,
         flagged=flagged,
         confirmed_by_gx=confirm_with_gx,
-        limit_failed_rows=int(counts[2] or 0),
+        limit_failed_rows=limit_failed_rows,
     )
 
 

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -130,7 +131,9 @@ def _make_archive(path: Path, environ: dict[str, str]) -> None:
             text=True,
             timeout=600,
         )
-    assert done.returncode == 0, done.stderr[-3000:]
+    if done.returncode != 0:  # only slower without it; the tests themselves will tell why
+        warnings.warn(f"no JVM class archive: {done.stderr[-2000:]}", stacklevel=1)
+        return
     # The JVM's own warnings share stdout.
     jvm = next(int(ln.split()[1]) for ln in done.stdout.splitlines() if ln.startswith("jvm_pid "))
     deadline = time.monotonic() + 120  # the JVM writes the archive as it exits, after Python
