@@ -267,10 +267,11 @@ def _summary(cfg: Config, console: Console, spark) -> None:
     console.print("  .venv/bin/lakehouse table history silver.transactions")
     console.print("  .venv/bin/lakehouse quality            (every gate's results per rule)")
     console.print("  .venv/bin/lakehouse features list      (feature views, last materialized)")
-    gold = warehouse.table("gold.daily_sales").uri
+    # Through the table layer: deltalake's own Arrow reader can abort the process at exit.
     console.print(
-        f'.venv/bin/python -c "from deltalake import DeltaTable; '
-        f"print(DeltaTable('{gold}').to_pandas())\"   (gold, read without Spark)",
+        '  .venv/bin/python -c "from lakehouse import Warehouse; '
+        f"print(Warehouse('{warehouse.root}').table('gold.daily_sales').to_arrow().to_pandas())\""
+        "   (gold, read without Spark)",
         highlight=False,
     )
     console.print(f"  ls {cfg.path('landing')}/transactions   (the CSV drops)", highlight=False)
