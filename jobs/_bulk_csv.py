@@ -47,6 +47,7 @@ from lakehouse.quality import (
     QualitySuite,
     RuleResult,
     check_failure_rate,
+    fails_any_rule,
     fails_counted_rule,
     failure_condition,
     flag_rows,
@@ -286,7 +287,7 @@ def local_frame(spark: SparkSession, rows: Sequence[tuple], schema: T.StructType
 def count_rows(flagged: DataFrame, suite: QualitySuite) -> GateOutcome:
     """Per-rule counts over the well-formed rows, and malformed lines, in one aggregation."""
     ok = F.col(MALFORMED).isNull()
-    failing = ok & (F.size(FAILED_RULES) > 0)
+    failing = ok & fails_any_rule()
     limit_failing = fails_counted_rule(suite)
     counts = flagged.agg(
         F.count(F.lit(1)).alias("_rows"),

@@ -218,7 +218,7 @@ def _counts(flagged: DataFrame, suite: QualitySuite) -> tuple[list[RuleResult], 
     since on a small day each action costs more than the rows."""
     counts = flagged.agg(
         F.count(F.lit(1)).alias("_rows"),
-        F.sum((F.size(FAILED_RULES) > 0).cast("long")).alias("_failing"),
+        F.sum(fails_any_rule().cast("long")).alias("_failing"),
         F.sum(fails_counted_rule(suite).cast("long")).alias("_limit_failing"),
         *(
             F.sum(F.array_contains(FAILED_RULES, r.name).cast("long")).alias(r.name)
@@ -235,6 +235,11 @@ def _counts(flagged: DataFrame, suite: QualitySuite) -> tuple[list[RuleResult], 
         int(counts["_failing"] or 0),
         int(counts["_limit_failing"] or 0),
     )
+
+
+def fails_any_rule() -> Column:
+    """True where a flagged row fails at least one rule."""
+    return F.size(FAILED_RULES) > 0
 
 
 def fails_counted_rule(suite: QualitySuite) -> Column:
@@ -292,7 +297,7 @@ def gate(
             raise LakehouseError(
                 f"{suite.table}: row flags and GX disagree ({differ}); report a bug"
             )
-    failing = F.size(FAILED_RULES) > 0
+    failing = fails_any_rule()
     return GateOutcome(
         passed=flagged.where(~failing).drop(FAILED_RULES),
         failed=flagged.where(failing),

@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs.build_silver_transactions import type_transactions
-from lakehouse.quality import FAILED_RULES, QualitySuite, flag_rows
+from lakehouse.quality import FAILED_RULES, QualitySuite, fails_any_rule, flag_rows
 from schemas.transactions import SOURCE_COLUMNS
 
 __all__ = [
@@ -107,7 +107,7 @@ def flag_events(events: DataFrame, suite: QualitySuite, *, run_id: str) -> DataF
 def refused(*, late_before: dt.date | None) -> Column:
     """True for events that go to the dead letters: failing a rule, or valid but older than the
     dedupe watermark (txn_date before ``late_before``)."""
-    failing = F.size(FAILED_RULES) > 0
+    failing = fails_any_rule()
     if late_before is None:
         return failing
     return failing | (F.to_date("txn_ts") < F.lit(late_before))
@@ -126,7 +126,7 @@ def dead_letters(
     described = {r.name: r.describe() for r in suite.rules} | _REASONS
     reasons = F.create_map(*(F.lit(x) for pair in described.items() for x in pair))
     # A refused event without a failed rule is a late one.
-    rules = F.when(F.size(FAILED_RULES) > 0, F.col(FAILED_RULES)).otherwise(F.array(F.lit(LATE)))
+    rules = F.when(fails_any_rule(), F.col(FAILED_RULES)).otherwise(F.array(F.lit(LATE)))
     with_rules = flagged.where(refused(late_before=late_before)).withColumn("_rules", rules)
     return with_rules.select(
         F.lit(app).alias("app"),

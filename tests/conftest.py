@@ -86,7 +86,7 @@ def services_dir() -> Path:
 
 
 # A class-data sharing archive of the classes a Spark job loads, made once per machine and
-# Spark version (~30 s), with C1-only JIT: every test JVM (the session, and each `lakehouse`
+# Spark version (~55 s), with C1-only JIT: every test JVM (the session, and each `lakehouse`
 # process a test starts) then starts in about half the time. A stale or unreadable archive is
 # ignored by the JVM, silently.
 ARCHIVE_DIR = Path(__file__).resolve().parent.parent / ".cache" / "jvm"
@@ -141,6 +141,9 @@ def _make_archive(path: Path, environ: dict[str, str]) -> None:
         time.sleep(0.2)
     if partial.exists() and not _alive(jvm):
         partial.rename(path)
+    else:  # a JVM still writing after 2 minutes: no archive this run, and no 180 MB left
+        warnings.warn("no JVM class archive: the archiving JVM did not exit", stacklevel=1)
+        partial.unlink(missing_ok=True)
 
 
 def _alive(pid: int) -> bool:

@@ -14,11 +14,13 @@ from pyarrow import fs as pafs
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+from pyspark.sql.pandas.types import to_arrow_schema
 
-from lakehouse.delta import _filters, _log, _maintenance, _merge, _write
-from lakehouse.delta._files import DataFile, Storage, partition_values_from_path
+from lakehouse.delta import _filters, _log, _maintenance, _merge, _staged, _write
+from lakehouse.delta._files import DataFile, Storage, describe_files, partition_values_from_path
 from lakehouse.delta._filters import Filter
 from lakehouse.delta._merge import MatchedAction, MergeResult, NotMatchedAction
+from lakehouse.delta._staged import Staging
 from lakehouse.errors import PredicateError
 
 __all__ = ["AppTransaction", "Table", "WriteMode", "WriteResult"]
@@ -99,6 +101,10 @@ class Table:
     def count(self) -> int:
         """Row count from the log's per-file statistics (no data read)."""
         return sum(f.num_records or 0 for f in _log.active_files(self.delta()))
+
+    def partition_values(self) -> list[dict[str, str | None]]:
+        """Each file's partition values as text, from the log (no data read)."""
+        return [f.partition_strings for f in _log.active_files(self.delta())]
 
     def history(self, limit: int | None = None) -> list[dict[str, Any]]:
         return self.delta().history(limit)
@@ -289,11 +295,41 @@ class Table:
             partition_by=partition_by,
             max_records_per_file=self._max_records_per_file,
         )
+        if predicate is not None:
+            try:
+                self._check_rows_match(df.sparkSession, predicate, files, schema, partition_by)
+            except BaseException:
+                _write.drop_staging(self._storage, staging)
+                raise
+        return self._commit_files(
+            table,
+            staging,
+            files,
+            schema=schema,
+            removes=removes,
+            operation=operation,
+            txn=txn,
+            data_change=data_change,
+            parameters={"predicate": predicate, **(parameters or {})},
+        )
+
+    def _commit_files(
+        self,
+        table: DeltaTable,
+        staging: str,
+        files: Sequence[DataFile],
+        *,
+        schema: T.StructType,
+        removes: Sequence[_log.ActiveFile],
+        operation: str,
+        txn: AppTransaction | None,
+        data_change: bool = True,
+        parameters: Mapping[str, Any] | None = None,
+    ) -> WriteResult:
+        """Publish staged files and commit them (and ``removes``); the staging goes either way."""
         published = False
         try:
             _write.check_not_null(files, schema, name=self.name)
-            if predicate is not None:
-                self._check_rows_match(df.sparkSession, predicate, files, schema, partition_by)
             self._add_new_columns(table, schema)
             _write.publish(self._storage, staging, files)
             published = True
@@ -306,7 +342,7 @@ class Table:
                 operation=operation,
                 data_change=data_change,
                 app_transaction=(txn.app_id, txn.version) if txn else None,
-                parameters={"predicate": predicate, **(parameters or {})},
+                parameters=dict(parameters or {}),
                 retries=self._commit_retries,
             )
         except BaseException:
@@ -317,6 +353,47 @@ class Table:
             _write.drop_staging(self._storage, staging)
         rows = sum(f.num_records for f in files)
         return WriteResult(self.name, version, rows, len(files), len(removes))
+
+    # -- staged writes (pyarrow writers in any process) ------------------------------------
+    def new_staging(self) -> Staging:
+        """A staging directory that pyarrow writers (e.g. Spark tasks) fill with
+        ``Staging.write(rows)``; ``commit_staged`` appends what they wrote in one commit."""
+        table = self.delta()
+        schema = _log.spark_schema(table)
+        # Nullable as in Spark's files; NOT NULL is checked from the files' null counts.
+        arrow = to_arrow_schema(schema, timezone="UTC")
+        arrow = pa.schema([f.with_nullable(True) for f in arrow])
+        partition_by = tuple(table.metadata().partition_columns)
+        return _staged.new_staging(self.name, self._storage, arrow, partition_by)
+
+    def commit_staged(
+        self, staging: Staging, files: Sequence[str], *, txn: AppTransaction | None = None
+    ) -> WriteResult:
+        """Append ``files`` (written into ``staging``, as ``Staging.write`` returned them) in
+        one commit, nothing if there are none; with ``txn``, a batch already committed writes
+        nothing. The staging is removed, with any file not listed (e.g. of a failed task
+        attempt whose retry wrote its own)."""
+        table = self.delta()
+        skipped = self._already_committed(table, txn)
+        wanted = set(files)
+        listed = [f for f in self._storage.list_parquet(staging.path) if f[0] in wanted]
+        if skipped or not listed:
+            self.discard_staged(staging)
+            return skipped or WriteResult(self.name, table.version(), 0, 0, 0)
+        schema = _log.spark_schema(table)
+        files = describe_files(
+            self._storage,
+            listed,
+            root=staging.path,
+            schema=schema,
+            partition_by=staging.partition_by,
+        )
+        return self._commit_files(
+            table, staging.path, files, schema=schema, removes=[], operation="append", txn=txn
+        )
+
+    def discard_staged(self, staging: Staging) -> None:
+        _write.drop_staging(self._storage, staging.path)
 
     def _check_rows_match(
         self,
