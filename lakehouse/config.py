@@ -121,7 +121,7 @@ class StreamingConfig(_Section):
     # Events per micro-batch at most; 250k-500k keeps the fixed cost per batch small.
     max_offsets_per_trigger: int = Field(default=250_000, ge=1)
     # Re-sent events are recognised against silver rows of their own txn_date, for event
-    # dates up to this many days before the newest one in the micro-batch; older events are
+    # dates up to this many days before the newest one silver holds; older events are
     # dead-lettered as late (the daily batch path takes them).
     dedupe_watermark_days: int = Field(default=3, ge=0)
     # While Kafka is unreachable a running app retries after 1, 2, 4 ... seconds, at most this

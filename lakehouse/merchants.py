@@ -1,9 +1,13 @@
 """Merchant standardization: raw card-statement strings -> canonical merchant and category,
-by normalization rules and a prefix lookup kept in conf/merchants.yaml. Spark built-ins only."""
+by normalization rules and a prefix lookup kept in conf/merchants.yaml. Spark built-ins only in
+``standardize_merchants``; ``merchant_text_standardizer`` gives the same answer for one string in
+plain Python (the stream ingest's Arrow path calls it once per distinct raw string)."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -13,7 +17,16 @@ from pyspark.sql import functions as F
 
 from lakehouse.errors import ConfigError
 
-__all__ = ["MerchantRules", "load_merchant_rules", "normalize_merchant", "standardize_merchants"]
+__all__ = [
+    "MerchantRules",
+    "load_merchant_rules",
+    "merchant_text_standardizer",
+    "normalize_merchant",
+    "normalize_merchant_text",
+    "spark_upper",
+    "standardize_merchant_text",
+    "standardize_merchants",
+]
 
 
 class MerchantEntry(BaseModel):
@@ -129,3 +142,88 @@ def standardize_merchants(
             ),
         }
     )
+
+
+# -- the same in plain Python, one string at a time --------------------------------------------
+# Python 3.11 knows Unicode 14; Spark 4.3's regexes (Java 17) know Unicode 13 and its upper()
+# (ICU) Unicode 16. These are the differences, found code point by code point against Spark
+# (tests/unit/test_merchants.py checks all of them): the letters and numbers Unicode 14 added...
+_UNICODE_14_LN = (
+    "870-887 889-88E 8B5 8C8-8C9 C5D CDD 170D 171F 1B4C 2C2F 2C5F 9FFD-9FFF A7C0-A7C1 "
+    "A7D0-A7D1 A7D3 A7D5-A7D9 A7F2-A7F4 10570-1057A 1057C-1058A 1058C-10592 10594-10595 "
+    "10597-105A1 105A3-105B1 105B3-105B9 105BB-105BC 10780-10785 10787-107B0 107B2-107BA "
+    "10F70-10F81 11071-11072 11075 11740-11746 11AB0-11ABF 12F90-12FF0 16A70-16ABE "
+    "16AC0-16AC9 1AFF0-1AFF3 1AFF5-1AFFB 1AFFD-1AFFE 1B11F-1B122 1DF00-1DF1E 1E290-1E2AD "
+    "1E7E0-1E7E6 1E7E8-1E7EB 1E7ED-1E7EE 1E7F0-1E7FE 2A6DE-2A6DF 2B735-2B738"
+)
+_NOT_IN_JAVA_17 = frozenset(
+    c
+    for span in _UNICODE_14_LN.split()
+    for lo, _, hi in [span.partition("-")]
+    for c in range(int(lo, 16), int(hi or lo, 16) + 1)
+)
+# ... and the upper-case letters Unicode 15 and 16 gave to existing lower-case ones.
+_ICU_UPPER = {
+    0x19B: 0xA7DC, 0x264: 0xA7CB, 0x1C8A: 0x1C89, 0xA7CD: 0xA7CC, 0xA7CF: 0xA7CE,
+    0xA7D3: 0xA7D2, 0xA7D5: 0xA7D4, 0xA7DB: 0xA7DA,
+    **{c: c - 0x20 for c in range(0x10D70, 0x10D86)},
+    **{c: c - 0x1B for c in range(0x16EBB, 0x16ED4)},
+}  # fmt: skip
+
+
+def spark_upper(text: str) -> str:
+    """Spark's ``upper`` (full case mapping: 'ß' -> 'SS') for one string."""
+    return text.translate(_ICU_UPPER).upper()
+
+
+def _letter_or_number(ch: str) -> bool:
+    """Java 17's ``[\\p{L}\\p{N}]``."""
+    return unicodedata.category(ch)[0] in "LN" and ord(ch) not in _NOT_IN_JAVA_17
+
+
+def normalize_merchant_text(raw: str) -> str:
+    """``normalize_merchant`` for one string."""
+    spaced = "".join(ch if _letter_or_number(ch) else " " for ch in spark_upper(raw))
+    return " ".join(spaced.split())  # only the spaces put in above are whitespace now
+
+
+def merchant_text_standardizer(
+    rules: MerchantRules,
+) -> Callable[[str | None], tuple[str | None, str]]:
+    """``standardize_merchants`` for one raw string: (merchant, merchant_category). Build it once
+    per rules; the patterns are the Spark version's, compiled by Python's ``re``."""
+    prefixes = dict(rules.by_prefix())
+    longest = max(len(p.split(" ")) for p in prefixes)
+    strip = [
+        re.compile(pattern)
+        for words, pattern in (
+            (rules.strip_prefixes, f"^(({_words(rules.strip_prefixes)}) )+"),
+            (rules.strip_suffixes, f"( ({_words(rules.strip_suffixes)}))+$"),
+        )
+        if words
+    ] + [re.compile(r"( [0-9]+)+$")]
+    keywords = [
+        (re.compile(f"(^| )({_words(e.words)})( |$)"), e.category) for e in rules.keyword_categories
+    ]
+
+    def standardize(raw: str | None) -> tuple[str | None, str]:
+        if raw is None:
+            return None, rules.unknown_category
+        normalized = normalize_merchant_text(raw)
+        words = normalized.split(" ")
+        for n in range(longest, 0, -1):
+            entry = prefixes.get(" ".join(words[:n]))
+            if entry is not None:
+                return entry.name, entry.category
+        name = normalized
+        for pattern in strip:
+            name = pattern.sub("", name)
+        hits = (category for pattern, category in keywords if pattern.search(normalized))
+        return name or None, next(hits, rules.unknown_category)
+
+    return standardize
+
+
+def standardize_merchant_text(raw: str | None, rules: MerchantRules) -> tuple[str | None, str]:
+    """(merchant, merchant_category) of one raw string, as ``standardize_merchants`` gives."""
+    return merchant_text_standardizer(rules)(raw)

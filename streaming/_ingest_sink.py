@@ -1,27 +1,41 @@
 """The foreachBatch sink of the streaming transaction ingest: one micro-batch -> bronze events,
 dead letters (Delta and topic) and new silver rows, each Delta commit carrying the app
-transaction (query id, batch id) so a replayed batch is skipped table by table."""
+transaction (query id, batch id) so a replayed batch is skipped table by table.
+
+A batch is one Spark job: each task turns its records into files staged for the three tables
+(_ingest_task.py); the driver then keeps one silver row per txn_id across the tasks and against
+silver, sends the dead letters to their topic, and commits each table with delta-rs.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyspark.sql import DataFrame, Row
-from pyspark.sql import functions as F
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pyspark.sql import DataFrame
+from pyspark.sql.pandas.types import from_arrow_schema
 
 from lakehouse.delta import AppTransaction, Table, Warehouse
+from lakehouse.delta._files import STAGING_DIR, Storage
+from lakehouse.delta._staged import Staging
 from lakehouse.merchants import MerchantRules
-from lakehouse.quality import FAILED_RULES, QualitySuite
+from lakehouse.quality import QualitySuite
 from schemas.streaming import DEAD_LETTERS, TRANSACTION_EVENTS, TRANSACTIONS_STREAM
-from streaming import _ingest_parse as parse
+from streaming._ingest_task import SUMMARY, IngestTask, first_per_txn, latest_first
+from streaming._kafka_options import KafkaOptions
 from streaming._produce import produce_all
 
 AfterCommit = Callable[[str, int], None]
+_FILE_COLUMNS = ("bronze_files", "dead_files", "silver_files", "keys_files")
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,7 @@ class IngestSink:
     merchants: MerchantRules
     pii_key: bytes
     bootstrap: str
+    kafka: KafkaOptions  # the source's: the tasks read their ranges with them
     dead_letter_topic: str
     watermark_days: int
     after_commit: AfterCommit | None = None  # (table, batch id) after each Delta commit
@@ -55,6 +70,7 @@ class IngestSink:
         self.dead = self.warehouse.create(DEAD_LETTERS)
         self.silver = self.warehouse.create(TRANSACTIONS_STREAM)
         self._query_id: str | None = None
+        self._newest: dt.date | None = None  # the newest txn_date in silver
 
     @property
     def query_id(self) -> str:
@@ -68,77 +84,76 @@ class IngestSink:
     def __call__(self, raw: DataFrame, batch_id: int) -> None:
         started = time.monotonic()
         txn = AppTransaction(f"{self.app}:{self.query_id}", batch_id)
-        done = tuple(t.name for t in (self.bronze, self.dead, self.silver) if _has(t, txn))
+        tables = (self.bronze, self.dead, self.silver)
+        done = tuple(t.name for t in tables if _has(t, txn))
         if len(done) == 3:
             self._record(BatchResult(batch_id, 0, 0, 0, done, time.monotonic() - started))
             return
-        run_id = f"{self.app}:{self.query_id}:{batch_id}"
-        events = parse.bronze_events(raw, query_id=self.query_id, batch_id=batch_id)
-        # One cached frame serves every output: the flags keep each event's Kafka columns, so
-        # bronze is selected from it rather than cached (and the topic read) a second time.
-        flagged = parse.flag_events(events, self.suite, run_id=run_id).persist()
+        staged = {t.name: t.new_staging() for t in tables if t.name not in done}
+        keys_dir = f"{STAGING_DIR}/{uuid.uuid4().hex}-keys"
         try:
-            counts = _counts(flagged)
-            late_before = _late_before(counts, self.watermark_days)
-            if self.bronze.name not in done:
-                bronze = parse.with_batch_ids(
-                    flagged.select(*parse.KAFKA_COLUMNS), query_id=self.query_id, batch_id=batch_id
-                )
-                self._commit(self.bronze, bronze, txn)
-            dead = parse.dead_letters(
-                flagged,
-                self.suite,
+            task = IngestTask(
+                suite=self.suite,
+                merchants=self.merchants,
+                pii_key=self.pii_key,
                 app=self.app,
-                late_before=late_before,
                 query_id=self.query_id,
                 batch_id=batch_id,
+                late_before=self._late_before(),
+                bronze=staged.get(self.bronze.name),
+                dead=staged.get(self.dead.name),
+                silver=staged.get(self.silver.name),
+                keys_dir=keys_dir,
+                kafka=self.kafka,
             )
-            dead_count = counts["refused"] + _late_count(counts, late_before)
-            if self.dead.name not in done and dead_count:
-                # Topic first, then Delta: a crash between them re-sends (at least once, with an
-                # idempotency key) instead of losing the topic's copy.
-                # Few by nature: one job brings them to the driver, for the topic and the table.
-                refused_rows = dead.collect()
-                _produce_dead_letters(refused_rows, self.bootstrap, self.dead_letter_topic)
-                local = raw.sparkSession.createDataFrame(refused_rows, DEAD_LETTERS.schema)
-                self._commit(self.dead, local, txn)
+            # ``raw`` holds the batch's offset ranges (rangesOnly), grouped by the source into
+            # a partition per core (rangeGroups); each task reads its ranges and writes.
+            summary = raw.mapInArrow(task, from_arrow_schema(SUMMARY)).toArrow()
+            files = {c: pc.list_flatten(summary[c]).to_pylist() for c in _FILE_COLUMNS}
+            events, dead_count = (pc.sum(summary[c]).as_py() or 0 for c in ("events", "refused"))
+            if self.bronze.name in staged:
+                self._commit(self.bronze, staged.pop(self.bronze.name), files["bronze_files"], txn)
+            if self.dead.name in staged:
+                dead = staged.pop(self.dead.name)
+                refused = dead.read(files["dead_files"])
+                if refused is not None:
+                    # Topic before Delta: a crash between them re-sends (at least once, with an
+                    # idempotency key) rather than losing the topic's copy.
+                    rows = [{**r, "app": self.app} for r in refused.to_pylist()]
+                    _produce_dead_letters(rows, self.bootstrap, self.dead_letter_topic)
+                self._commit(self.dead, dead, files["dead_files"], txn)
             written = 0
-            if self.silver.name not in done:
-                fresh = self._new_silver_rows(flagged, counts, late_before, run_id)
-                written = self._commit(self.silver, fresh, txn)
+            if self.silver.name in staged:
+                silver = staged.pop(self.silver.name)
+                kept, newest = _drop_repeats(
+                    self.silver, silver, files["silver_files"], files["keys_files"]
+                )
+                written = self._commit(self.silver, silver, kept, txn)
+                if newest is not None:
+                    self._newest = max(self._newest or newest, newest)
         finally:
-            flagged.unpersist()
+            for table in tables:
+                if table.name in staged:
+                    table.discard_staged(staged[table.name])
+            storage = Storage(self.silver.uri)
+            with contextlib.suppress(OSError):
+                storage.delete_dir(keys_dir)
         self._record(
-            BatchResult(
-                batch_id, counts["events"], written, dead_count, done, time.monotonic() - started
-            )
+            BatchResult(batch_id, events, written, dead_count, done, time.monotonic() - started)
         )
 
-    def _new_silver_rows(
-        self, flagged: DataFrame, counts: dict, late_before: dt.date | None, run_id: str
-    ) -> DataFrame:
-        from jobs.build_silver_transactions import to_silver
+    def _late_before(self) -> dt.date | None:
+        """Valid events dated before this are late: the watermark lags the newest txn_date
+        silver held before the batch, so a replayed batch draws the same line."""
+        if self._newest is None:
+            dates = [p["txn_date"] for p in self.silver.partition_values()]
+            self._newest = max((dt.date.fromisoformat(d) for d in dates if d), default=None)
+        if self._newest is None:
+            return None
+        return self._newest - dt.timedelta(days=self.watermark_days)
 
-        passed = flagged.where(~parse.refused(late_before=late_before))
-        rows = to_silver(
-            passed, TRANSACTIONS_STREAM, merchants=self.merchants, pii_key=self.pii_key
-        )
-        rows = rows.withColumn("_run_id", F.lit(run_id))
-        dates = sorted(d for d in counts["dates"] if late_before is None or d >= late_before)
-        if not dates:
-            return rows
-        # A re-sent event has the same txn_ts, so its twin can only be in its own date's
-        # partition, and (txn ids start with the day) in files whose id range covers it.
-        low, high = counts["txn_id_range"]
-        seen = self.silver.to_spark(
-            rows.sparkSession,
-            filters=[("txn_date", "in", dates), ("txn_id", ">=", low), ("txn_id", "<=", high)],
-            columns=["txn_id", "txn_date"],
-        )
-        return rows.join(seen, on=["txn_id", "txn_date"], how="left_anti")
-
-    def _commit(self, table: Table, rows: DataFrame, txn: AppTransaction) -> int:
-        result = table.write(rows, mode="append", txn=txn)
+    def _commit(self, table: Table, staging: Staging, files: list[str], txn: AppTransaction) -> int:
+        result = table.commit_staged(staging, files, txn=txn)
         if self.after_commit is not None:
             self.after_commit(table.name, txn.version)
         return result.rows_written
@@ -153,45 +168,49 @@ def _has(table: Table, txn: AppTransaction) -> bool:
     return done is not None and done >= txn.version
 
 
-def _counts(flagged: DataFrame) -> dict:
-    """In one small job: events, refused events, and per txn_date of the valid ones their
-    count (to find late ones) and the txn_id range (to prune the duplicate lookup)."""
-    per_date = (
-        flagged.select(
-            F.to_date("txn_ts").alias("d"),
-            (F.size(FAILED_RULES) > 0).alias("bad"),
-            "txn_id",
-        )
-        .groupBy("d", "bad")
-        .agg(F.count(F.lit(1)).alias("n"), F.min("txn_id").alias("lo"), F.max("txn_id").alias("hi"))
-        .collect()
+def _drop_repeats(
+    silver: Table, staging: Staging, files: list[str], keys_files: list[str]
+) -> tuple[list[str], dt.date | None]:
+    """Keep one row per txn_id: across the tasks' files the latest delivery, and none whose
+    txn_id silver already holds. Rewrites the (rare) staged files that lose rows; returns the
+    files left and the newest txn_date staged."""
+    if not keys_files:
+        return files, None
+    storage = Storage(staging.uri)
+    keys = pa.concat_tables(
+        pq.read_table(storage.full(f), filesystem=storage.fs) for f in keys_files
     )
-    valid = [r for r in per_date if not r["bad"]]
-    return {
-        "events": sum(r["n"] for r in per_date),
-        "refused": sum(r["n"] for r in per_date if r["bad"]),
-        "dates": [r["d"] for r in valid],
-        "late": {r["d"]: r["n"] for r in valid},
-        "txn_id_range": (
-            min((r["lo"] for r in valid), default=None),
-            max((r["hi"] for r in valid), default=None),
-        ),
-    }
+    ordered = latest_first(keys)
+    losers = ordered.filter(pc.invert(first_per_txn(ordered)))
+    dates = pc.unique(keys["txn_date"]).to_pylist()
+    low, high = pc.min(keys["txn_id"]).as_py(), pc.max(keys["txn_id"]).as_py()
+    # A re-send has the same txn_ts, so its twin can only be in its own date's partition, and
+    # in files whose txn_id range covers it.
+    held = silver.to_arrow(
+        filters=[("txn_date", "in", dates), ("txn_id", ">=", low), ("txn_id", "<=", high)],
+        columns=["txn_id"],
+    )["txn_id"]
+    if len(held):
+        losers = pa.concat_tables([losers, keys.filter(pc.is_in(keys["txn_id"], held))])
+    emptied = _rewrite_without(storage, staging, losers) if losers.num_rows else set()
+    return [f for f in files if f not in emptied], pc.max(keys["txn_date"]).as_py()
 
 
-def _late_before(counts: dict, watermark_days: int) -> dt.date | None:
-    if not counts["dates"]:
-        return None
-    return max(counts["dates"]) - dt.timedelta(days=watermark_days)
+def _rewrite_without(storage: Storage, staging: Staging, losers: pa.Table) -> set[str]:
+    """Each staged file that holds a loser rewritten without it; returns the files emptied."""
+    emptied = set()
+    for group in losers.group_by("file").aggregate([("txn_id", "list")]).to_pylist():
+        path = storage.full(f"{staging.path}/{group['file']}")
+        rows = pq.read_table(path, filesystem=storage.fs)
+        kept = rows.filter(pc.invert(pc.is_in(rows["txn_id"], pa.array(group["txn_id_list"]))))
+        if kept.num_rows:
+            pq.write_table(kept, path, filesystem=storage.fs, store_decimal_as_integer=True)
+        else:
+            emptied.add(group["file"])
+    return emptied
 
 
-def _late_count(counts: dict, late_before: dt.date | None) -> int:
-    if late_before is None:
-        return 0
-    return sum(n for d, n in counts["late"].items() if d < late_before)
-
-
-def _produce_dead_letters(dead: list[Row], bootstrap: str, topic: str) -> None:
+def _produce_dead_letters(dead: Sequence[Mapping], bootstrap: str, topic: str) -> None:
     """Send each dead letter to the topic (key and value as received; reason, rules, source
     and an idempotency key in headers) and wait for every acknowledgement."""
     records = []

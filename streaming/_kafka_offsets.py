@@ -24,6 +24,7 @@ __all__ = [
     "Offsets",
     "TopicPartition",
     "advance",
+    "balanced_groups",
     "from_json",
     "parse_offset_spec",
     "plan_ranges",
@@ -224,3 +225,15 @@ def _cut(r: OffsetRange, parts: int) -> list[OffsetRange]:
 
 def _names(tps: Iterable[TopicPartition]) -> str:
     return ", ".join(f"{t}-{p}" for t, p in tps)
+
+
+def balanced_groups(ranges: list[OffsetRange], groups: int) -> list[list[OffsetRange]]:
+    """``ranges`` in at most ``groups`` non-empty groups of about equal record counts (the
+    largest range first into the lightest group)."""
+    bins: list[list[OffsetRange]] = [[] for _ in range(max(1, min(groups, len(ranges))))]
+    sizes = [0] * len(bins)
+    for r in sorted(ranges, key=lambda r: (-r.size, r.topic, r.partition)):
+        lightest = sizes.index(min(sizes))
+        bins[lightest].append(r)
+        sizes[lightest] += r.size
+    return [b for b in bins if b]

@@ -35,6 +35,8 @@ KNOWN = {
         "includeHeaders",
         "kafkaConsumer.pollTimeoutMs",
         "metadataTimeoutMs",
+        "rangesOnly",
+        "rangeGroups",
     )
 }
 # The source owns these: offsets live in Spark's checkpoint and a gap must be seen, not skipped.
@@ -59,6 +61,10 @@ class KafkaOptions:
     min_partitions: int | None = None
     max_records_per_partition: int | None = None
     include_headers: bool = False
+    # Rows are the offset ranges to read, not the records: for a sink whose tasks read them
+    # with read_range and process them in the same Python worker (no trip through the JVM).
+    ranges_only: bool = False
+    range_groups: int | None = None  # rangesOnly: this many partitions, balanced by records
     poll_timeout_ms: int = 120_000
     metadata_timeout_ms: int = 10_000
     client: dict[str, str] = field(default_factory=dict)  # kafka.* passthrough, prefix dropped
@@ -125,6 +131,8 @@ def parse_options(options: Mapping[str, str]) -> KafkaOptions:
         min_partitions=_positive(opts, "minPartitions"),
         max_records_per_partition=_positive(opts, "maxRecordsPerPartition"),
         include_headers=_boolean(opts, "includeHeaders", default=False),
+        ranges_only=_boolean(opts, "rangesOnly", default=False),
+        range_groups=_positive(opts, "rangeGroups"),
         poll_timeout_ms=_positive(opts, "kafkaConsumer.pollTimeoutMs") or 120_000,
         metadata_timeout_ms=_positive(opts, "metadataTimeoutMs") or 10_000,
         client={

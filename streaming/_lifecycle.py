@@ -20,9 +20,21 @@ from pyspark.sql.streaming import StreamingQuery
 
 from lakehouse.errors import SourceUnavailableError
 
-__all__ = ["app_logging", "run_app", "run_query"]
+__all__ = ["app_logging", "run_app", "run_query", "source_options"]
 
 log = logging.getLogger(__name__)
+
+
+def source_options(
+    cfg, *, bootstrap: str, topic: str, starting_offsets: str, max_offsets: int | None
+) -> dict[str, str]:
+    """The Kafka source's options for an app reading ``topic``."""
+    return {
+        "kafka.bootstrap.servers": bootstrap,
+        "subscribe": topic,
+        "startingOffsets": starting_offsets,
+        "maxOffsetsPerTrigger": str(max_offsets or cfg.streaming.max_offsets_per_trigger),
+    }
 
 
 def run_app(
@@ -31,29 +43,19 @@ def run_app(
     *,
     app: str,
     sink: Callable,
-    bootstrap: str,
-    topic: str,
-    starting_offsets: str,
-    max_offsets: int | None,
+    options: dict[str, str],
     checkpoint: Path,
     available_now: bool,
     batches: list,
     stop_event: threading.Event | None,
     progress: Path | None,
 ) -> StreamingQuery:
-    """The apps' common query: ``topic`` read with the Kafka source, each micro-batch handed to
-    ``sink`` (foreachBatch) under ``checkpoint``, run until the topic's end (``available_now``)
-    or until stopped, through broker outages (``run_query``)."""
+    """The apps' common query: the Kafka source with ``options`` (source_options), each
+    micro-batch handed to ``sink`` (foreachBatch) under ``checkpoint``, run until the topic's
+    end (``available_now``) or until stopped, through broker outages (``run_query``)."""
     from streaming import kafka_source
 
-    events = (
-        spark.readStream.format(kafka_source.FORMAT)
-        .option("kafka.bootstrap.servers", bootstrap)
-        .option("subscribe", topic)
-        .option("startingOffsets", starting_offsets)
-        .option("maxOffsetsPerTrigger", max_offsets or cfg.streaming.max_offsets_per_trigger)
-        .load()
-    )
+    events = spark.readStream.format(kafka_source.FORMAT).options(**options).load()
     writer = events.writeStream.foreachBatch(sink).option("checkpointLocation", str(checkpoint))
     if available_now:
         writer = writer.trigger(availableNow=True)

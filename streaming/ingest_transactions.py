@@ -13,9 +13,12 @@ skipped there, table by table, so bronze and silver stay consistent whichever co
 followed. The dead-letter topic is at least once (sent before the Delta commit; its records
 carry an ``idempotency_key`` header, ``<app>:<topic>/<partition>/<offset>``).
 
-Events are parsed with the transactions contract and checked with the batch gate's suite (see
-_ingest_parse.py); the suite's referential rule (customer known) is left out: it holds rows
-until a re-run, and a stream does not re-run.
+Events are parsed with the transactions contract and checked with the batch gate's suite; the
+suite's referential rule (customer known) is left out: it holds rows until a re-run, and a stream
+does not re-run. A micro-batch is one Spark job: each task (a core's share of the Kafka
+partitions) types, checks and converts its records with Arrow (_ingest_arrow.py, proven equal
+to the batch path's Spark transforms in _ingest_parse.py by tests) and writes the files of all
+three tables; the driver commits them (_ingest_sink.py).
 
 Why twins of the batch tables and not the same ones:
 - bronze.transactions is the CSV drop as received, partitioned by run date and replaced per run
@@ -29,11 +32,11 @@ Why twins of the batch tables and not the same ones:
 
 Duplicates: a re-sent event (same txn_id) is dropped if silver already has it, looked up in its
 own txn_date partition (a re-send has the same txn_ts) and files whose txn_id range covers it;
-within a batch the latest delivery wins. That is an anti-join written in the same commit as the
-batch's rows, so it is exactly once and needs no state store: Spark's
-dropDuplicatesWithinWatermark would run before foreachBatch and drop re-sends from bronze too,
-which must keep everything as received. The watermark bounds the lookup: valid events whose
-txn_date is more than ``streaming.dedupe_watermark_days`` before the newest in their batch are
+within a batch the latest delivery wins. The check runs in the driver before silver's commit, so
+it is exactly once and needs no state store: Spark's dropDuplicatesWithinWatermark would run
+before foreachBatch and drop re-sends from bronze too, which must keep everything as received.
+The watermark bounds the lookup: valid events whose txn_date is more than
+``streaming.dedupe_watermark_days`` before the newest txn_date silver held before the batch are
 dead-lettered as late (the daily path loads them) rather than checked against old partitions.
 
 SIGTERM (or SIGINT) stops the query after the batch in flight; a batch cut short by a stop or a
@@ -58,7 +61,7 @@ from lakehouse.config import Config
 from lakehouse.delta import Warehouse
 from lakehouse.errors import ConfigError
 from streaming._ingest_sink import AfterCommit, BatchResult, IngestSink
-from streaming._lifecycle import app_logging, run_app
+from streaming._lifecycle import app_logging, run_app, source_options
 
 __all__ = ["APP", "IngestRun", "main", "run"]
 
@@ -115,9 +118,20 @@ def run(
     from lakehouse.services import kafka_bootstrap
     from schemas.transactions import SILVER_TRANSACTIONS
     from streaming import _ingest_parse, kafka_source
+    from streaming._kafka_options import parse_options
 
     kafka_source.register(spark)
     bootstrap = kafka_bootstrap(cfg)
+    options = source_options(
+        cfg,
+        bootstrap=bootstrap,
+        topic=source_topic or _topic(cfg, SOURCE_TOPIC),
+        starting_offsets=starting_offsets,
+        max_offsets=max_offsets,
+    )
+    # The sink's tasks read the records themselves, a task per core (see _ingest_sink.py).
+    options["rangesOnly"] = "true"
+    options["rangeGroups"] = str(spark.sparkContext.defaultParallelism)
     checkpoint = checkpoint or cfg.checkpoint_dir(APP)
     batches: list[BatchResult] = []
     sink = IngestSink(
@@ -128,6 +142,7 @@ def run(
         merchants=load_merchant_rules(cfg.conf_dir),
         pii_key=cfg.pii_key(),
         bootstrap=bootstrap,
+        kafka=parse_options(options),
         dead_letter_topic=dead_letter_topic or _topic(cfg, DEAD_LETTER_TOPIC),
         watermark_days=cfg.streaming.dedupe_watermark_days,
         after_commit=after_commit,
@@ -138,10 +153,7 @@ def run(
         cfg,
         app=APP,
         sink=sink,
-        bootstrap=bootstrap,
-        topic=source_topic or _topic(cfg, SOURCE_TOPIC),
-        starting_offsets=starting_offsets,
-        max_offsets=max_offsets,
+        options=options,
         checkpoint=checkpoint,
         available_now=available_now,
         batches=batches,

@@ -15,7 +15,12 @@
         query.awaitTermination()
 
 Columns are those of Spark's own Kafka source: key, value (binary), topic, partition, offset,
-timestamp, timestampType (and headers with includeHeaders=true); options keep its names
+timestamp, timestampType (and headers with includeHeaders=true). With rangesOnly=true the rows
+are instead the offset ranges of the micro-batch (topic, partition, fromOffset, untilOffset),
+in rangeGroups partitions balanced by record count, for sinks that read the records in their
+own tasks with ``read_range`` (_kafka_client.py): moving every record through the JVM and back
+into a Python worker costs more than processing it there (streaming/_ingest_sink.py). Options
+keep Spark's names
 (startingOffsets, endingOffsets for spark.read, maxOffsetsPerTrigger, failOnDataLoss,
 minPartitions, maxRecordsPerPartition, kafka.* for librdkafka). Offsets live only in the
 Spark checkpoint, as Spark's Kafka offset JSON; nothing is committed to a consumer group. Each
@@ -64,6 +69,7 @@ from streaming._kafka_client import Broker, read_range
 from streaming._kafka_offsets import (
     OffsetRange,
     advance,
+    balanced_groups,
     from_json,
     plan_ranges,
     resolve,
@@ -72,7 +78,7 @@ from streaming._kafka_offsets import (
 )
 from streaming._kafka_options import KafkaOptions, parse_options
 
-__all__ = ["FORMAT", "KafkaSource", "kafka_schema", "register", "typed_errors"]
+__all__ = ["FORMAT", "RANGES_SCHEMA", "KafkaSource", "kafka_schema", "register", "typed_errors"]
 
 FORMAT = "kafka-py"
 log = logging.getLogger(__name__)
@@ -97,6 +103,16 @@ def kafka_schema(*, headers: bool = False) -> StructType:
     return StructType(fields + ([_HEADERS] if headers else []))
 
 
+RANGES_SCHEMA = StructType(
+    [
+        StructField("topic", StringType()),
+        StructField("partition", IntegerType()),
+        StructField("fromOffset", LongType()),
+        StructField("untilOffset", LongType()),
+    ]
+)
+
+
 def register(spark: SparkSession) -> None:
     """Make ``spark.read``/``spark.readStream.format("kafka-py")`` available in this session."""
     spark.dataSource.register(KafkaSource)
@@ -108,6 +124,14 @@ class KafkaInputPartition(InputPartition):
     def __init__(self, offsets: OffsetRange) -> None:
         super().__init__(offsets)
         self.offsets = offsets
+
+
+class KafkaRangesPartition(InputPartition):
+    """rangesOnly: one task's offset ranges, given as rows; the sink reads them."""
+
+    def __init__(self, ranges: list[OffsetRange]) -> None:
+        super().__init__(ranges)
+        self.ranges = ranges
 
 
 class KafkaSource(DataSource):
@@ -122,6 +146,8 @@ class KafkaSource(DataSource):
         return FORMAT
 
     def schema(self) -> StructType:
+        if self.kafka.ranges_only:
+            return RANGES_SCHEMA
         return kafka_schema(headers=self.kafka.include_headers)
 
     def reader(self, schema: StructType) -> KafkaBatchReader:
@@ -148,11 +174,21 @@ class _RangeReading:
     arrow_schema: pa.Schema
 
     def read(self, partition: InputPartition) -> Iterator[pa.RecordBatch]:
+        if isinstance(partition, KafkaRangesPartition):
+            rows = [
+                {"topic": r.topic, "partition": r.partition, "fromOffset": r.start}
+                | {"untilOffset": r.end}
+                for r in partition.ranges
+            ]
+            return iter([pa.RecordBatch.from_pylist(rows, schema=self.arrow_schema)])
         if not isinstance(partition, KafkaInputPartition):
             return iter(())  # Spark's stand-in partition when a batch read plans none
         return read_range(partition.offsets, self.kafka, self.arrow_schema)
 
-    def _split(self, ranges: list[OffsetRange]) -> list[KafkaInputPartition]:
+    def _split(self, ranges: list[OffsetRange]) -> list[InputPartition]:
+        if self.kafka.ranges_only:
+            groups = balanced_groups(ranges, self.kafka.range_groups or len(ranges))
+            return [KafkaRangesPartition(g) for g in groups]
         pieces = split_ranges(
             ranges,
             min_partitions=self.kafka.min_partitions,

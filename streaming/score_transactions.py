@@ -36,7 +36,7 @@ from pyspark.sql import SparkSession
 
 from lakehouse.config import Config
 from lakehouse.delta import Warehouse
-from streaming._lifecycle import app_logging, run_app
+from streaming._lifecycle import app_logging, run_app, source_options
 from streaming._score_sink import ScoreBatch, ScoreSink
 from streaming.ingest_transactions import SOURCE_TOPIC, _topic
 
@@ -93,6 +93,13 @@ def run(
     model = ChampionModel(cfg, MODEL, alias=alias)
     model.current(spark)  # fail now, not in the first batch, when there is no model
     bootstrap = kafka_bootstrap(cfg)
+    options = source_options(
+        cfg,
+        bootstrap=bootstrap,
+        topic=source_topic or _topic(cfg, SOURCE_TOPIC),
+        starting_offsets=starting_offsets,
+        max_offsets=max_offsets,
+    )
     checkpoint = checkpoint or cfg.checkpoint_dir(APP)
     batches: list[ScoreBatch] = []
     sink = ScoreSink(
@@ -112,10 +119,7 @@ def run(
         cfg,
         app=APP,
         sink=sink,
-        bootstrap=bootstrap,
-        topic=source_topic or _topic(cfg, SOURCE_TOPIC),
-        starting_offsets=starting_offsets,
-        max_offsets=max_offsets,
+        options=options,
         checkpoint=checkpoint,
         available_now=available_now,
         batches=batches,

@@ -134,6 +134,27 @@ def test_batch_read_takes_starting_and_ending_offsets_per_partition(kafka, boots
     assert rows(df) == [r for r in produced if r[4] in wanted[r[3]]]
 
 
+def test_ranges_only_gives_the_offset_ranges_in_balanced_groups(kafka, bootstrap):
+    topic = new_topic("ranges")
+    produce(bootstrap, topic, 200)  # 50 per partition
+
+    df = (
+        kafka.read.format(kafka_source.FORMAT)
+        .option("kafka.bootstrap.servers", bootstrap)
+        .option("subscribe", topic)
+        .option("rangesOnly", "true")
+        .option("rangeGroups", 2)
+        .load()
+    )
+
+    assert df.schema == kafka_source.RANGES_SCHEMA
+    assert df.rdd.getNumPartitions() == 2
+    per_task = df.rdd.glom().map(len).collect()
+    assert sorted(per_task) == [2, 2]
+    got = sorted(tuple(r) for r in df.collect())
+    assert got == [(topic, p, 0, 50) for p in range(PARTITIONS)]
+
+
 def json_text(value) -> str:
     import json
 

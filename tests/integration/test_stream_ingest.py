@@ -99,6 +99,9 @@ class Events:
         if txn_id is not None:
             self.valid.add(txn_id)
 
+    def flush(self) -> None:
+        assert self._producer.flush(30) == 0
+
     def send_batch(self, first: int, count: int, *, resend_every: int, broken_every: int):
         kinds = list(BROKEN)
         for i in range(first, first + count):
@@ -236,3 +239,57 @@ def test_a_batch_replayed_after_a_crash_following_a_commit_is_written_once(
     assert max(coordinates.values()) == 1
     batch_ids = pc.unique(delta(warehouse, SILVER)["_run_id"]).to_pylist()
     assert len(batch_ids) == len({b.split(":")[-1] for b in batch_ids})
+
+
+def test_a_txn_id_sent_to_several_partitions_lands_once_as_its_latest_version(
+    spark, cfg, bootstrap, tmp_path
+):
+    """Partitions are read by different tasks: the duplicate check spans them (and silver)."""
+    topic, dead_topic = topics()
+    warehouse = Warehouse(str(tmp_path / "warehouse"))
+    producer = Producer({"bootstrap.servers": bootstrap})
+    sent: dict[str, dict] = {}
+    for i in range(400):
+        event = transaction(i)
+        sent[event["txn_id"]] = event
+        producer.produce(topic, json.dumps(event).encode(), partition=i % 4)
+        if i % 10 == 0:  # the same txn_id again on another partition, an hour later
+            later = {**event, "txn_ts": f"{event['txn_ts'][:10]}T23:59:59Z"}
+            sent[event["txn_id"]] = later
+            producer.produce(topic, json.dumps(later).encode(), partition=(i + 1) % 4)
+    assert producer.flush(30) == 0
+
+    ingest(spark, cfg, warehouse, topic, dead_topic, tmp_path / "checkpoint", max_offsets=10_000)
+
+    silver = delta(warehouse, SILVER).to_pylist()
+    assert Counter(r["txn_id"] for r in silver) == Counter(sent.keys())
+    latest = {r["txn_id"]: r["txn_ts"].strftime("%Y-%m-%dT%H:%M:%SZ") for r in silver}
+    assert latest == {t: e["txn_ts"] for t, e in sent.items()}
+
+
+def test_events_older_than_the_watermark_behind_silver_are_late_dead_letters(
+    spark, cfg, bootstrap, tmp_path
+):
+    topic, dead_topic = topics()
+    warehouse = Warehouse(str(tmp_path / "warehouse"))
+    checkpoint = tmp_path / "checkpoint"
+    events = Events(bootstrap, topic)
+    events.send(
+        json.dumps(transaction(1, day=20)).encode(), txn_id=transaction(1, day=20)["txn_id"]
+    )
+    events.flush()
+    ingest(spark, cfg, warehouse, topic, dead_topic, checkpoint)
+    watermark = cfg.streaming.dedupe_watermark_days
+    old, recent = transaction(2, day=19 - watermark), transaction(3, day=20 - watermark)
+    events.send(json.dumps(old).encode(), rules=["late_event"])
+    events.send(json.dumps(recent).encode(), txn_id=recent["txn_id"])
+    events.flush()
+
+    ingest(spark, cfg, warehouse, topic, dead_topic, checkpoint)
+
+    assert silver_ids(warehouse) == Counter(events.valid)
+    assert dead_letters(warehouse) == events.broken
+    reason = delta(warehouse, DEAD)["reason"].to_pylist()
+    assert reason == [
+        "txn_date is older than the dedupe watermark; load it through the daily batch path"
+    ]

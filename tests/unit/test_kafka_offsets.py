@@ -12,6 +12,7 @@ from lakehouse.errors import SourceOptionError, TopicNotFoundError
 from streaming._kafka_offsets import (
     OffsetRange,
     advance,
+    balanced_groups,
     from_json,
     parse_offset_spec,
     plan_ranges,
@@ -178,3 +179,15 @@ def test_split_ranges_leaves_ranges_alone_when_there_are_enough():
     ranges = [OffsetRange("t", p, 0, 10) for p in range(4)]
 
     assert split_ranges(ranges, min_partitions=2) == ranges
+
+
+def test_balanced_groups_take_every_range_once_and_even_out_the_records():
+    sizes = [100, 90, 60, 40, 30, 10, 0]
+    ranges = [OffsetRange("t", p, 0, n) for p, n in enumerate(sizes)]
+
+    groups = balanced_groups(ranges, 2)
+
+    assert sorted(r.partition for g in groups for r in g) == list(range(len(sizes)))
+    assert sorted(sum(r.size for r in g) for g in groups) == [160, 170]
+    assert len(balanced_groups(ranges[:1], 4)) == 1  # never an empty group
+    assert balanced_groups([], 2) == []

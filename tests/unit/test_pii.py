@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+import pyarrow as pa
 import pytest
 
 from lakehouse.errors import ContractError
-from lakehouse.pii import apply_pii
+from lakehouse.pii import apply_pii, apply_pii_arrow, mask_text, token_text
 
 pytestmark = pytest.mark.unit
 
@@ -60,3 +61,44 @@ def test_mask_keeps_last_four_and_drop_removes(people):
 def test_missing_key_is_refused(people):
     with pytest.raises(ContractError, match="LAKEHOUSE__PII__TOKEN_KEY"):
         apply_pii(people, {"name": "tokenize"}, key=b"")
+
+
+# -- the same on pyarrow tables (the stream ingest's Arrow path) -------------------------------
+TEXTS = ["zoe@example.com", "Zoë Müller", "", " ", "😀 A0000001", "12", "1234", "12345", "ß" * 9]
+
+
+def test_token_text_equals_an_independent_hmac_for_short_and_long_keys():
+    for key in (KEY, b"k" * 64, b"k" * 100, b"\x00\xff"):
+        assert token_text("Zoë Müller", key) == python_token("Zoë Müller", key)
+    assert token_text(None, KEY) is None
+
+
+def test_arrow_tokens_and_masks_equal_sparks(spark):
+    rows = [(i, t, t) for i, t in enumerate([*TEXTS, None])]
+    frame = spark.createDataFrame(rows, "id int, tok string, msk string")
+    pii = {"tok": "tokenize", "msk": "mask"}
+    for key in (KEY, b"k" * 100):
+        want = apply_pii(frame, pii, key=key).orderBy("id").toArrow()
+        got = apply_pii_arrow(frame.orderBy("id").toArrow(), pii, key=key)
+        assert got.to_pylist() == want.to_pylist()
+
+
+def test_arrow_pii_drops_and_keeps_columns_like_spark(people):
+    pii = {"name": "drop", "phone": "mask", "email": "tokenize"}
+    want = apply_pii(people, pii, key=KEY).orderBy("id").toArrow()
+    got = apply_pii_arrow(people.orderBy("id").toArrow(), pii, key=KEY)
+    assert got.column_names == ["id", "email", "phone"]
+    assert got.to_pylist() == want.to_pylist()
+
+
+def test_mask_text_counts_characters_not_bytes():
+    got = mask_text(pa.array(["Zoë Müller", "😀😀😀😀😀", "abc", None])).to_pylist()
+    assert got == ["******ller", "*😀😀😀😀", "abc", None]
+
+
+def test_arrow_pii_refuses_a_missing_key_or_column():
+    table = pa.table({"name": ["x"]})
+    with pytest.raises(ContractError, match="LAKEHOUSE__PII__TOKEN_KEY"):
+        apply_pii_arrow(table, {"name": "tokenize"}, key=b"")
+    with pytest.raises(ContractError, match=r"\['email'\] are not in the data"):
+        apply_pii_arrow(table, {"email": "tokenize"}, key=KEY)
