@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
 
 import pytest
 from pyspark.sql import Row
@@ -32,6 +33,23 @@ def test_velocity_counts_the_hour_up_to_each_event_inclusive_across_history(spar
     # t1: -59 and itself (-60 is exactly an hour before: outside (ts - 1h, ts]);
     # t2: -59, t1, itself; t3: a customer with no history counts only itself
     assert got == {"t1": 2, "t2": 3, "t3": 1}
+
+
+def test_velocity_equals_counting_every_pair_by_hand(spark):
+    rng = random.Random(7)
+    stamps = [(f"c{rng.randrange(4)}", at(rng.uniform(-150, 60))) for _ in range(300)]
+    history, now = stamps[:200], stamps[200:]
+    events = [(f"t{i}", c, ts) for i, (c, ts) in enumerate(now)]
+    everything = history + now
+    expected = {
+        t: sum(1 for c2, ts2 in everything if c2 == c and ts - dt.timedelta(hours=1) < ts2 <= ts)
+        for t, c, ts in events
+    }
+    got = with_velocity(
+        spark.createDataFrame(events, "txn_id string, customer_id string, txn_ts timestamp"),
+        spark.createDataFrame(history, "customer_id string, txn_ts timestamp"),
+    )
+    assert {r["txn_id"]: r["txn_count_1h"] for r in got.collect()} == expected
 
 
 def test_an_alert_record_is_keyed_by_customer_with_an_idempotency_key():
