@@ -1,5 +1,6 @@
-"""One micro-batch of the streaming scorer (``foreachBatch``): parse, keep the valid new events,
-add velocity and the online features, score with the champion, send alerts, commit.
+"""One micro-batch of the streaming scorer (``foreachBatch``): the valid events (each task reads
+its share of the batch's offset ranges and types them with Arrow, _score_events.py), keep the
+new ones, add velocity and the online features, score with the champion, send alerts, commit.
 
 Exactly once into gold.transaction_scores_stream: its commit carries the Delta app transaction
 (``score_transactions:<query id>``, batch id), so a batch replayed after a crash that followed
@@ -18,13 +19,15 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import from_arrow_schema
 
 from lakehouse.delta import AppTransaction, Table, Warehouse
 from lakehouse.quality import QualitySuite
 from models.anomaly import INPUT_COLUMNS
 from schemas.streaming import TRANSACTION_SCORES_STREAM
-from streaming import _ingest_parse as parse
+from streaming._kafka_options import KafkaOptions
 from streaming._produce import produce_all
+from streaming._score_events import VALID_EVENTS, ScoreEventsTask, first_deliveries
 from streaming._score_model import ChampionModel, score_partition
 
 __all__ = ["ScoreBatch", "ScoreSink", "with_velocity"]
@@ -51,9 +54,9 @@ class ScoreSink:
     warehouse: Warehouse
     store: object  # feature_store.FeatureStore over the same warehouse
     suite: QualitySuite
-    merchants: object  # lakehouse.merchants.MerchantRules
     model: ChampionModel
     bootstrap: str
+    kafka: KafkaOptions  # the source's: the tasks read their ranges with them
     alerts_topic: str
     results: list[ScoreBatch] | None = None
     _query_id: str | None = field(default=None, init=False)
@@ -122,26 +125,16 @@ class ScoreSink:
     def _valid_events(self, raw: DataFrame, batch_id: int) -> DataFrame:
         """The batch's valid events (the ingest app dead-letters the others), each txn_id
         once (its first delivery)."""
-        from lakehouse.merchants import standardize_merchants
-
-        run_id = f"{self.app}:{self.query_id}:{batch_id}"
-        events = parse.bronze_events(raw, query_id=self.query_id, batch_id=batch_id)
-        flagged = parse.flag_events(events, self.suite, run_id=run_id)
-        valid = flagged.where(~parse.refused(late_before=None))
-        first = Window.partitionBy("txn_id").orderBy("partition", "offset")
-        once = valid.withColumn("_n", F.row_number().over(first)).where(F.col("_n") == 1)
-        typed = standardize_merchants(once, self.merchants).select(
-            "txn_id",
-            "customer_id",
-            "txn_ts",
-            F.to_date("txn_ts").alias("txn_date"),
-            F.col("amount").cast("double").alias("amount"),
-            "currency",
-            "category",
-            "location",
-            *_KAFKA,
+        task = ScoreEventsTask(
+            suite=self.suite,
+            query_id=self.query_id,
+            batch_id=batch_id,
+            run_id=f"{self.app}:{self.query_id}:{batch_id}",
+            kafka=self.kafka,
         )
-        return typed
+        # ``raw`` holds the batch's offset ranges (rangesOnly), grouped by the source into a
+        # partition per core (rangeGroups); each task reads its ranges and types its events.
+        return first_deliveries(raw.mapInArrow(task, from_arrow_schema(VALID_EVENTS)))
 
     def _scored(self, spark, dates: list[dt.date], columns: list[str]) -> DataFrame:
         """``columns`` of the events already scored on ``dates``."""

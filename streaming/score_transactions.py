@@ -81,11 +81,11 @@ def run(
     """Run the scorer until the topic's current end (``available_now``) or until stopped.
     Raises ModelNotFoundError before reading anything when no model has the alias."""
     from feature_store import FeatureStore
-    from lakehouse.merchants import load_merchant_rules
     from lakehouse.quality import load_suite
     from lakehouse.services import kafka_bootstrap
     from schemas.transactions import SILVER_TRANSACTIONS
     from streaming import _ingest_parse, kafka_source
+    from streaming._kafka_options import parse_options
     from streaming._score_model import ChampionModel
 
     kafka_source.register(spark)
@@ -100,6 +100,9 @@ def run(
         starting_offsets=starting_offsets,
         max_offsets=max_offsets,
     )
+    # The sink's tasks read the records themselves, a task per core (see _score_events.py).
+    options["rangesOnly"] = "true"
+    options["rangeGroups"] = str(spark.sparkContext.defaultParallelism)
     checkpoint = checkpoint or cfg.checkpoint_dir(APP)
     batches: list[ScoreBatch] = []
     sink = ScoreSink(
@@ -108,9 +111,9 @@ def run(
         warehouse=warehouse,
         store=FeatureStore(spark, cfg, warehouse=warehouse),
         suite=_ingest_parse.stream_suite(load_suite(cfg.conf_dir, SILVER_TRANSACTIONS.name)),
-        merchants=load_merchant_rules(cfg.conf_dir),
         model=model,
         bootstrap=bootstrap,
+        kafka=parse_options(options),
         alerts_topic=alerts_topic or _topic(cfg, ALERTS_TOPIC),
         results=batches,
     )

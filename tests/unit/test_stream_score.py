@@ -1,15 +1,30 @@
-"""The streaming scorer's pure parts: velocity from the stream, alert records."""
+"""The streaming scorer's pure parts: its valid events, velocity from the stream, alert
+records."""
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import random
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
-from pyspark.sql import Row
+from pyspark.sql import Row, Window
+from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
+from lakehouse.generate import GeneratorSpec
+from lakehouse.generate.kafka_sink import transaction_events
+from lakehouse.merchants import load_merchant_rules, standardize_merchants
+from lakehouse.quality import load_suite
+from streaming import _ingest_parse as parse
+from streaming._score_events import VALID_EVENTS, first_deliveries, valid_events
 from streaming._score_sink import _alert, with_velocity
+from streaming.kafka_source import kafka_schema
+from tests.unit.test_ingest_arrow import assert_equal, edge_events, kafka_rows
+from tests.unit.test_stream_parse import changed
 
 pytestmark = pytest.mark.unit
 
@@ -75,3 +90,112 @@ def test_an_alert_record_is_keyed_by_customer_with_an_idempotency_key():
         "model": "anomaly/3",
     }
     assert headers == [("idempotency_key", b"score_transactions:T1:3")]
+
+
+# -- the valid events: the Arrow step (per task, then across tasks) equals the Spark SQL one ----
+IDS = {"query_id": "q", "batch_id": 7, "run_id": "score:q:7"}
+KAFKA_OUT = ("topic", "partition", "offset", "kafka_ts")
+
+
+def spark_valid_events(raw, suite, merchants):
+    """The scorer's former ``_valid_events``, kept as the oracle."""
+    events = parse.bronze_events(raw, query_id=IDS["query_id"], batch_id=IDS["batch_id"])
+    flagged = parse.flag_events(events, suite, run_id=IDS["run_id"])
+    valid = flagged.where(~parse.refused(late_before=None))
+    first = Window.partitionBy("txn_id").orderBy("partition", "offset")
+    once = valid.withColumn("_n", F.row_number().over(first)).where(F.col("_n") == 1)
+    return standardize_merchants(once, merchants).select(
+        "txn_id",
+        "customer_id",
+        "txn_ts",
+        F.to_date("txn_ts").alias("txn_date"),
+        F.col("amount").cast("double").alias("amount"),
+        "currency",
+        "category",
+        "location",
+        *KAFKA_OUT,
+    )
+
+
+def resends() -> pa.Table:
+    """Re-sent events at chosen coordinates: on two partitions (so read by two tasks below), on
+    one, and a broken first delivery followed by a valid one."""
+    rows = [
+        # (txn_id, partition, offset, amount): the lowest partition wins over a lower offset
+        ("X1", 1, 100_005, "10.00"),
+        ("X1", 0, 100_010, "11.00"),
+        ("X1", 2, 100_001, "12.00"),
+        ("X2", 0, 100_003, "20.00"),
+        ("X2", 0, 100_002, "21.00"),
+        ("X3", 0, 100_004, "not a number"),
+        ("X3", 1, 100_006, "30.00"),
+    ]
+    stamp = dt.datetime(2024, 5, 1, 11, 0, tzinfo=dt.UTC)
+    columns = {
+        "key": pa.array([b"resent"] * len(rows), pa.binary()),
+        "value": pa.array([changed(txn_id=t, amount=a) for t, _, _, a in rows], pa.binary()),
+        "topic": pa.array(["txns"] * len(rows)),
+        "partition": pa.array([p for _, p, _, _ in rows], pa.int32()),
+        "offset": pa.array([o for _, _, o, _ in rows], pa.int64()),
+        "timestamp": pa.array([stamp] * len(rows)),
+        "timestampType": pa.array([0] * len(rows), pa.int32()),
+    }
+    return pa.table(columns, schema=to_arrow_schema(kafka_schema(), timezone="UTC"))
+
+
+@pytest.fixture(scope="module")
+def kafka():
+    spec = GeneratorSpec(customers=300, days=3, seed=11, start_date=dt.date(2024, 5, 1))
+    generated = transaction_events(spec, seed=11, defect_rate=0.05)
+    rows = kafka_rows(edge_events() + [(k, v) for k, v, _ in itertools.islice(generated, 2000)])
+    return pa.concat_tables([rows, resends()])
+
+
+@pytest.fixture(scope="module")
+def suite(cfg):
+    return parse.stream_suite(load_suite(cfg.conf_dir, "silver.transactions"))
+
+
+def tasks_valid_events(kafka: pa.Table, suite) -> pa.Table:
+    """What the scorer's tasks yield when one reads partitions 0 and 2 and another partition 1,
+    each given its records in several chunks."""
+    shares = []
+    for partitions in ([0, 2], [1]):
+        share = kafka.filter(pc.is_in(kafka["partition"], pa.array(partitions, pa.int32())))
+        chunked = pa.concat_tables([share.slice(i, 500) for i in range(0, share.num_rows, 500)])
+        shares.append(valid_events(chunked, suite, **IDS))
+    return pa.concat_tables(shares)
+
+
+def test_valid_events_equal_the_spark_sql_definition(spark, kafka, suite, cfg):
+    want = spark_valid_events(
+        spark.createDataFrame(kafka), suite, load_merchant_rules(cfg.conf_dir)
+    )
+    tasks = tasks_valid_events(kafka, suite)
+    got = first_deliveries(spark.createDataFrame(tasks, from_arrow_schema(VALID_EVENTS)))
+    assert [(f.name, f.dataType) for f in got.schema] == [(f.name, f.dataType) for f in want.schema]
+    assert_equal(got.toArrow(), want.toArrow(), "txn_id")
+    assert tasks.schema == VALID_EVENTS
+
+
+def test_a_resent_event_is_kept_once_its_first_valid_delivery(spark, kafka, suite):
+    tasks = tasks_valid_events(kafka, suite)
+    got = first_deliveries(spark.createDataFrame(tasks, from_arrow_schema(VALID_EVENTS)))
+    resent = got.where(F.col("txn_id").isin("X1", "X2", "X3")).collect()
+    assert {r["txn_id"]: (r["partition"], r["offset"], r["amount"]) for r in resent} == {
+        "X1": (0, 100_010, 11.0),
+        "X2": (0, 100_002, 21.0),
+        "X3": (1, 100_006, 30.0),
+    }
+    # Guards the test: X1 reached both tasks, so only the step across them could drop one.
+    assert pc.sum(pc.equal(tasks["txn_id"], "X1")).as_py() == 2
+
+
+def test_the_edge_cases_include_broken_events(kafka, suite):
+    """Guards the test: many events are refused, so keeping only the valid ones is exercised."""
+    valid = valid_events(kafka, suite, **IDS)
+    assert 2000 < valid.num_rows < kafka.num_rows - 100
+
+
+def test_no_records_give_no_events(kafka, suite):
+    assert valid_events(kafka.slice(0, 0), suite, **IDS) == VALID_EVENTS.empty_table()
