@@ -164,8 +164,10 @@ def with_rule_inputs(
         matched = F.col(rule.column).isNull() | F.col(_ref_column(rule)).isNotNull()
         df = df.withColumn(_ref_column(rule), matched)
     for rule in (r for r in suite.rules if r.check == "parses"):
-        raw = F.col(rule.raw_column)
-        unparsable = raw.isNotNull() & (F.trim(raw) != "") & F.col(rule.column).isNull()
+        # Present text that did not convert, blank included: a CSV reader makes an empty cell
+        # NULL (the not_null rule's "missing"), but a JSON "" or a cell of spaces stays text,
+        # and letting it through would put a NULL into a required column.
+        unparsable = F.col(rule.raw_column).isNotNull() & F.col(rule.column).isNull()
         df = df.withColumn(_parse_column(rule), ~unparsable)
     for rule in (r for r in suite.rules if r.check == "unique"):
         df = df.withColumn(

@@ -76,11 +76,7 @@ def _fails(table: pa.Table, rule: Rule) -> np.ndarray:
     if rule.check == "unique":
         return _duplicated(column)
     if rule.check == "parses":
-        raw = table[rule.raw_column]
-        # Spark's trim() strips spaces only, not tabs or newlines.
-        filled = pc.not_equal(pc.utf8_trim(raw, characters=" "), "")
-        text = pc.fill_null(filled, False).to_numpy(zero_copy_only=False)
-        return text & ~present
+        return _present(table[rule.raw_column]) & ~present
     raise ConfigError(
         f"{rule.name}: a '{rule.check}' rule needs its dimension table, which the Arrow path "
         "does not read; leave it out of the suite (streaming._ingest_parse.stream_suite)"

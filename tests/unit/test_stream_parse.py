@@ -44,6 +44,10 @@ CASES = {
     "amount_object": (changed(amount={"v": 1}), ["amount_valid"]),
     "no_customer": (changed(customer_id=...), ["customer_id_present"]),
     "no_ts": (changed(txn_ts=...), ["txn_ts_present"]),
+    # Blank text is not NULL in JSON: it must fail a rule, or a NULL txn_ts would pass them all.
+    "blank_ts": (changed(txn_ts=""), ["txn_ts_valid"]),
+    "spaces_ts": (changed(txn_ts="   "), ["txn_ts_valid"]),
+    "blank_amount": (changed(amount=""), ["amount_valid"]),
     "currency": (changed(currency="XXX"), ["currency_known"]),
     "lower_currency": (changed(currency=" usd "), []),  # trimmed and upper-cased, as in batch
 }
