@@ -1,9 +1,8 @@
 """What one Spark task of the streaming ingest does with its share of a micro-batch (run through
 ``mapInArrow`` over the batch's offset ranges): it reads its ranges from Kafka (read_range, as
 the source's own tasks do) and turns the records into bronze events, dead letters and silver
-rows, each written
-as Parquet into the batch's staging directory of its table, plus a keys file of its silver rows
-for the driver's duplicate check across tasks and against silver.
+rows, each written as Parquet into the batch's staging directory of its table, plus a keys file
+of its silver rows for the driver's duplicate check across tasks and against silver.
 
 Why here and not in Spark SQL: a micro-batch then costs one Spark job instead of five or more
 (each ~0.1-0.2 s of fixed cost, and the parsed events had to be cached between them), and the
@@ -21,7 +20,6 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from pyspark.sql.pandas.types import to_arrow_schema
 
 from lakehouse.delta._files import Storage
 from lakehouse.delta._staged import Staging
@@ -29,10 +27,8 @@ from lakehouse.merchants import MerchantRules
 from lakehouse.quality import QualitySuite
 from schemas.streaming import TRANSACTIONS_STREAM
 from streaming import _ingest_arrow as arrow
-from streaming._kafka_client import read_range
-from streaming._kafka_offsets import OffsetRange
 from streaming._kafka_options import KafkaOptions
-from streaming.kafka_source import kafka_schema
+from streaming.kafka_source import read_ranges_rows
 
 # What each task reports back (one row per task). Only successful task attempts report, so the
 # files listed here are the ones to commit: a failed or speculative attempt's files are not.
@@ -82,20 +78,7 @@ class IngestTask:
         return f"{self.app}:{self.query_id}:{self.batch_id}"
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        ranges = [r for batch in batches for r in batch.to_pylist()]
-        schema = to_arrow_schema(kafka_schema(), timezone="UTC")
-        records = pa.Table.from_batches(
-            [
-                records
-                for r in ranges
-                for records in read_range(
-                    OffsetRange(r["topic"], r["partition"], r["fromOffset"], r["untilOffset"]),
-                    self.kafka,
-                    schema,
-                )
-            ],
-            schema=schema,
-        )
+        records = read_ranges_rows(batches, self.kafka)
         summary = dict.fromkeys(SUMMARY.names, 0) | {
             name: [] for name in SUMMARY.names if name.endswith("_files")
         }

@@ -26,15 +26,26 @@ log = logging.getLogger(__name__)
 
 
 def source_options(
-    cfg, *, bootstrap: str, topic: str, starting_offsets: str, max_offsets: int | None
+    cfg,
+    *,
+    bootstrap: str,
+    topic: str,
+    starting_offsets: str,
+    max_offsets: int | None,
+    range_tasks: int | None = None,
 ) -> dict[str, str]:
-    """The Kafka source's options for an app reading ``topic``."""
-    return {
+    """The Kafka source's options for an app reading ``topic``. With ``range_tasks`` the source
+    gives each batch's offset ranges in that many balanced groups (rangesOnly, rangeGroups):
+    the sink's tasks read the records themselves (kafka_source.read_ranges_rows)."""
+    options = {
         "kafka.bootstrap.servers": bootstrap,
         "subscribe": topic,
         "startingOffsets": starting_offsets,
         "maxOffsetsPerTrigger": str(max_offsets or cfg.streaming.max_offsets_per_trigger),
     }
+    if range_tasks is not None:
+        options |= {"rangesOnly": "true", "rangeGroups": str(range_tasks)}
+    return options
 
 
 def run_app(

@@ -19,14 +19,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql.pandas.types import to_arrow_schema
 
 from lakehouse.quality import QualitySuite
 from streaming import _ingest_arrow as arrow
-from streaming._kafka_client import read_range
-from streaming._kafka_offsets import OffsetRange
 from streaming._kafka_options import KafkaOptions
-from streaming.kafka_source import kafka_schema
+from streaming.kafka_source import read_ranges_rows
 
 __all__ = ["VALID_EVENTS", "ScoreEventsTask", "first_deliveries", "valid_events"]
 
@@ -65,20 +62,7 @@ class ScoreEventsTask:
     kafka: KafkaOptions  # the source's: the task reads its ranges with them
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        ranges = [r for batch in batches for r in batch.to_pylist()]
-        schema = to_arrow_schema(kafka_schema(), timezone="UTC")
-        records = pa.Table.from_batches(
-            [
-                records
-                for r in ranges
-                for records in read_range(
-                    OffsetRange(r["topic"], r["partition"], r["fromOffset"], r["untilOffset"]),
-                    self.kafka,
-                    schema,
-                )
-            ],
-            schema=schema,
-        )
+        records = read_ranges_rows(batches, self.kafka)
         events = valid_events(
             records,
             self.suite,

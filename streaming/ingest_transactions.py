@@ -128,10 +128,9 @@ def run(
         topic=source_topic or _topic(cfg, SOURCE_TOPIC),
         starting_offsets=starting_offsets,
         max_offsets=max_offsets,
+        # The sink's tasks read the records themselves, a task per core (see _ingest_sink.py).
+        range_tasks=spark.sparkContext.defaultParallelism,
     )
-    # The sink's tasks read the records themselves, a task per core (see _ingest_sink.py).
-    options["rangesOnly"] = "true"
-    options["rangeGroups"] = str(spark.sparkContext.defaultParallelism)
     checkpoint = checkpoint or cfg.checkpoint_dir(APP)
     batches: list[BatchResult] = []
     sink = IngestSink(

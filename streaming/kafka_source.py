@@ -78,7 +78,15 @@ from streaming._kafka_offsets import (
 )
 from streaming._kafka_options import KafkaOptions, parse_options
 
-__all__ = ["FORMAT", "RANGES_SCHEMA", "KafkaSource", "kafka_schema", "register", "typed_errors"]
+__all__ = [
+    "FORMAT",
+    "RANGES_SCHEMA",
+    "KafkaSource",
+    "kafka_schema",
+    "read_ranges_rows",
+    "register",
+    "typed_errors",
+]
 
 FORMAT = "kafka-py"
 log = logging.getLogger(__name__)
@@ -111,6 +119,19 @@ RANGES_SCHEMA = StructType(
         StructField("untilOffset", LongType()),
     ]
 )
+
+
+def read_ranges_rows(batches: Iterator[pa.RecordBatch], options: KafkaOptions) -> pa.Table:
+    """The records of a rangesOnly task's RANGES_SCHEMA rows (``mapInArrow``'s input), as
+    Spark's Kafka rows: what the sink's task reads for itself."""
+    schema = to_arrow_schema(kafka_schema(), timezone="UTC")
+    ranges = [
+        OffsetRange(r["topic"], r["partition"], r["fromOffset"], r["untilOffset"])
+        for batch in batches
+        for r in batch.to_pylist()
+    ]
+    records = [records for r in ranges for records in read_range(r, options, schema)]
+    return pa.Table.from_batches(records, schema=schema)
 
 
 def register(spark: SparkSession) -> None:

@@ -99,10 +99,9 @@ def run(
         topic=source_topic or _topic(cfg, SOURCE_TOPIC),
         starting_offsets=starting_offsets,
         max_offsets=max_offsets,
+        # The sink's tasks read the records themselves, a task per core (see _score_events.py).
+        range_tasks=spark.sparkContext.defaultParallelism,
     )
-    # The sink's tasks read the records themselves, a task per core (see _score_events.py).
-    options["rangesOnly"] = "true"
-    options["rangeGroups"] = str(spark.sparkContext.defaultParallelism)
     checkpoint = checkpoint or cfg.checkpoint_dir(APP)
     batches: list[ScoreBatch] = []
     sink = ScoreSink(
