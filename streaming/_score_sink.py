@@ -88,7 +88,8 @@ class ScoreSink:
             on=["txn_id", "txn_date"],
             how="left_anti",
         ).persist()
-        typed.unpersist()
+        # ``typed`` stays cached until the batch ends: unpersisting it drops the caches built on
+        # it (``events``, still lazy here), and the batch would read Kafka and type it again.
         try:
             # The hour before a batch's first event can reach back across midnight.
             days = sorted({d - dt.timedelta(days=back) for d in dates for back in (0, 1)})
@@ -116,6 +117,7 @@ class ScoreSink:
                 scored.unpersist()
         finally:
             events.unpersist()
+            typed.unpersist()
         self._record(
             ScoreBatch(
                 batch_id, written, len(alerts), ref.version, False, time.monotonic() - started
