@@ -168,14 +168,14 @@ def with_velocity(events: DataFrame, history: DataFrame) -> DataFrame:
         .orderBy(micros)
         .rangeBetween(-_VELOCITY_MICROS + 1, Window.currentRow)
     )
-    past = history.select("customer_id", "txn_ts", F.lit(None).cast("string").alias("txn_id"))
-    timeline = events.select("customer_id", "txn_ts", "txn_id").unionByName(past)
-    counts = (
-        timeline.withColumn("txn_count_1h", F.count(F.lit(1)).over(window))
-        .where(F.col("txn_id").isNotNull())
-        .select("txn_id", "txn_count_1h")
+    # The events keep their columns through the window (history rows padded with NULLs), so
+    # no join brings the counts back to them.
+    is_event = F.col("_is_event")
+    timeline = events.withColumn("_is_event", F.lit(True)).unionByName(
+        history.select("customer_id", "txn_ts"), allowMissingColumns=True
     )
-    return events.join(counts, on="txn_id", how="left")
+    counted = timeline.withColumn("txn_count_1h", F.count(F.lit(1)).over(window))
+    return counted.where(is_event).drop("_is_event")
 
 
 def _alert(row, app: str) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:

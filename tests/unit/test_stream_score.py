@@ -44,7 +44,9 @@ def test_velocity_counts_the_hour_up_to_each_event_inclusive_across_history(spar
         [("t1", "c1", at(0)), ("t2", "c1", at(0.5)), ("t3", "c3", at(0))],
         "txn_id string, customer_id string, txn_ts timestamp",
     )
-    got = {r["txn_id"]: r["txn_count_1h"] for r in with_velocity(events, history).collect()}
+    counted = with_velocity(events, history)
+    assert counted.columns == [*events.columns, "txn_count_1h"]
+    got = {r["txn_id"]: r["txn_count_1h"] for r in counted.collect()}
     # t1: -59 and itself (-60 is exactly an hour before: outside (ts - 1h, ts]);
     # t2: -59, t1, itself; t3: a customer with no history counts only itself
     assert got == {"t1": 2, "t2": 3, "t3": 1}
