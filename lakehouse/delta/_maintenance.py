@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from pyarrow import fs as pafs
 from pyspark.sql import SparkSession
 
-from lakehouse.delta import _log
+from lakehouse.delta import _log, _read
 from lakehouse.delta._files import STAGING_DIR
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def compact(
         from lakehouse.delta.table import WriteResult
 
         return WriteResult(table_ref.name, table.version(), 0, 0, 0, skipped=True)
-    rows = table_ref._scan(spark, removes, schema, partition_by)
+    rows = _read.scan(spark, table_ref._storage, removes, schema, partition_by)
     groups = sum(1 for g in by_partition.values() if len(g) >= min_files)
     rows = rows.repartition(groups, *partition_by) if partition_by else rows.coalesce(1)
     return table_ref._stage_and_commit(

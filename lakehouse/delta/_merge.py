@@ -11,7 +11,7 @@ from urllib.parse import unquote
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from lakehouse.delta import _log, _write
+from lakehouse.delta import _log, _read, _write
 from lakehouse.errors import ContractError, PredicateError
 
 if TYPE_CHECKING:
@@ -60,7 +60,11 @@ def merge(
     try:
         _check_unique(src, keys, name)
         candidates = _candidates(src, _log.active_files(table), keys, partition_by)
-        target = table_ref._scan(spark, candidates, schema, partition_by) if candidates else None
+        target = (
+            _read.scan(spark, table_ref._storage, candidates, schema, partition_by)
+            if candidates
+            else None
+        )
         touched = (
             _touched_files(target, src, keys, candidates, table_ref) if target is not None else []
         )
@@ -79,7 +83,7 @@ def merge(
         if removes:
             # Source rows that replace or delete a target row; the rest of its file is kept.
             replacing = src if when_matched == "update" else src.filter(F.col(_DELETE))
-            kept = table_ref._scan(spark, removes, schema, partition_by)
+            kept = _read.scan(spark, table_ref._storage, removes, schema, partition_by)
             kept = kept.join(replacing.select(*keys), on=keys, how="left_anti")
             rows = kept.select(*schema.fieldNames()).unionByName(rows)
         result = table_ref._stage_and_commit(

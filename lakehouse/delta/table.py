@@ -10,14 +10,12 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.dataset as pads
 from deltalake import DeltaTable
-from pyarrow import fs as pafs
 from pyspark.sql import Column, DataFrame, SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.pandas.types import to_arrow_schema
 
-from lakehouse.delta import _filters, _log, _maintenance, _merge, _staged, _write
-from lakehouse.delta._files import DataFile, Storage, describe_files, partition_values_from_path
+from lakehouse.delta import _filters, _log, _maintenance, _merge, _read, _staged, _write
+from lakehouse.delta._files import DataFile, Storage, describe_files
 from lakehouse.delta._filters import Filter
 from lakehouse.delta._merge import MatchedAction, MergeResult, NotMatchedAction
 from lakehouse.delta._staged import Staging
@@ -129,7 +127,8 @@ class Table:
         files = _log.active_files(table)
         checked = _filters.validate(filters or [], schema, self.name)
         files = [f for f in files if _filters.may_match(checked, f)]
-        frame = self._scan(spark, files, schema, list(table.metadata().partition_columns))
+        partition_by = list(table.metadata().partition_columns)
+        frame = _read.scan(spark, self._storage, files, schema, partition_by)
         if checked:
             frame = frame.filter(_filters.to_condition(checked))
         return frame.select(*columns) if columns else frame
@@ -138,7 +137,7 @@ class Table:
         self, *, version: int | None = None, as_of: dt.datetime | None = None
     ) -> pads.Dataset:
         """The table as a pyarrow dataset, read without Spark (delta-rs lists the files)."""
-        return self._arrow(self.delta(version=version, as_of=as_of))
+        return _read.arrow_dataset(self.delta(version=version, as_of=as_of), self._storage)
 
     def to_arrow(
         self,
@@ -150,65 +149,10 @@ class Table:
         """The table (at ``version``), the rows passing ``filters``, as Arrow."""
         table = self.delta(version=version)
         checked = _filters.validate(filters or [], _log.spark_schema(table), self.name)
-        return self._arrow(table).to_table(
+        return _read.arrow_dataset(table, self._storage).to_table(
             columns=list(columns) if columns else None,
             filter=_filters.to_arrow_expression(checked) if checked else None,
         )
-
-    def _arrow(self, table: DeltaTable) -> pads.Dataset:
-        # Through pyarrow's own file system rather than delta-rs's default Python one: with
-        # that, a process that read through Arrow's thread pool aborts at exit about one time
-        # in three ("terminate called without an active exception"; deltalake 1.5-1.6, pyarrow
-        # 23-25), which turns a finished CLI command into exit code 134.
-        files = pafs.SubTreeFileSystem(self._storage.base, self._storage.fs)
-        return table.to_pyarrow_dataset(filesystem=files)
-
-    def _scan(
-        self,
-        spark: SparkSession,
-        files: list[_log.ActiveFile],
-        schema: T.StructType,
-        partition_by: list[str],
-    ) -> DataFrame:
-        if not files:
-            return spark.createDataFrame([], schema)
-        paths = [self._storage.spark_path(f.path) for f in files]
-        reader = spark.read.schema(schema)
-        if not partition_by:
-            return reader.parquet(*paths)
-        if all(_hive_layout(f, partition_by) for f in files):
-            # Spark takes partition values from the directories, typed by the given schema,
-            # and puts partition columns last: restore the table's column order.
-            frame = reader.option("basePath", self._storage.spark_path()).parquet(*paths)
-            return frame.select(*schema.fieldNames())
-        return self._scan_by_partition(spark, files, schema, partition_by)
-
-    def _scan_by_partition(
-        self,
-        spark: SparkSession,
-        files: list[_log.ActiveFile],
-        schema: T.StructType,
-        partition_by: list[str],
-    ) -> DataFrame:
-        # Files written by other engines may not sit in k=v directories: read each partition's
-        # files on their own and add its values as literals.
-        data_schema = T.StructType([f for f in schema.fields if f.name not in partition_by])
-        groups: dict[tuple, list[str]] = {}
-        for f in files:
-            key = tuple(f.partition[c] for c in partition_by)
-            groups.setdefault(key, []).append(self._storage.spark_path(f.path))
-        frames = []
-        for key, paths in groups.items():
-            frame = spark.read.schema(data_schema).parquet(*paths)
-            literals = [
-                F.lit(v).cast(schema[c].dataType).alias(c)
-                for c, v in zip(partition_by, key, strict=True)
-            ]
-            frames.append(frame.select("*", *literals).select(*schema.fieldNames()))
-        result = frames[0]
-        for frame in frames[1:]:
-            result = result.unionByName(frame)
-        return result
 
     # -- writes ------------------------------------------------------------------------------
     def write(
@@ -461,10 +405,3 @@ class Table:
     ) -> WriteResult:
         """Compact partitions of many small files; readers see the same rows."""
         return _maintenance.compact(self, spark, min_files=min_files, target_rows=target_rows)
-
-
-def _hive_layout(file: _log.ActiveFile, partition_by: list[str]) -> bool:
-    try:
-        return partition_values_from_path(file.path, partition_by) == file.partition_strings
-    except ValueError:
-        return False
