@@ -38,7 +38,6 @@ from lakehouse.contracts import TableContract
 from lakehouse.delta import Warehouse
 from lakehouse.errors import (
     ModelInputError,
-    ModelNotFoundError,
     SourceUnavailableError,
     TableNotFoundError,
 )
@@ -79,30 +78,17 @@ class ScoreResult:
 def resolve_model(cfg: Config, name: str, *, alias: str) -> tuple[ModelRef, ClassifierBundle]:
     """The version ``models:/<name>@<alias>`` points to in the registry, and its bundle."""
     from models.bundle import load_bundle
+    from models.model_runs import registered_version
 
     ref = registered_version(cfg, name, alias=alias)
     return ref, load_bundle(f"models:/{name}/{ref.version}")
 
 
-def registered_version(cfg: Config, name: str, *, alias: str) -> ModelRef:
-    """The version ``models:/<name>@<alias>`` points to; ModelNotFoundError if none."""
-    from mlflow.exceptions import MlflowException
+def _model_exists(cfg: Config, args: argparse.Namespace) -> None:
+    """ModelNotFoundError unless the registry has the model and alias the run asks for."""
+    from models.model_runs import registered_version
 
-    from models.tracking import connect
-
-    try:
-        version = connect(cfg).get_model_version_by_alias(name, alias)
-    except MlflowException as err:
-        # An unknown model is RESOURCE_DOES_NOT_EXIST; an unknown alias of a known model,
-        # INVALID_PARAMETER_VALUE (MLflow 3, sqlite and REST stores alike).
-        if err.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-            raise
-        raise ModelNotFoundError(
-            f"models:/{name}@{alias}: no such registered model or alias in "
-            f"{cfg.mlflow_tracking_uri}; train and register one first: lakehouse train --model "
-            f"{name} --run-date D"
-        ) from None
-    return ModelRef(name, str(version.version))
+    registered_version(cfg, args.model, alias=args.alias)
 
 
 def feature_rows(
@@ -278,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv,
         job="score",
         # Before Spark starts: no model to score with is known in a second, not after a JVM.
-        preflight=lambda cfg, args: registered_version(cfg, args.model, alias=args.alias),
+        preflight=_model_exists,
         body=lambda spark, cfg, args, context: run(
             spark,
             cfg,

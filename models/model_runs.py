@@ -31,7 +31,13 @@ from lakehouse.errors import ModelNotFoundError
 from models.scoring import ModelRef
 from models.tracking import CHALLENGER, CHAMPION, connect, experiment_id
 
-__all__ = ["FramePyfunc", "RegisteredModel", "load_registered", "log_and_register"]
+__all__ = [
+    "FramePyfunc",
+    "RegisteredModel",
+    "load_registered",
+    "log_and_register",
+    "registered_version",
+]
 
 PIP_REQUIREMENTS = ["scikit-learn", "numpy", "pandas"]
 
@@ -122,23 +128,30 @@ def _decide(client, name: str, version: str, *, promote: bool) -> tuple[str, str
     )
 
 
-def load_registered(cfg: Config, name: str, *, alias: str = CHAMPION) -> tuple[ModelRef, Any]:
-    """The version ``models:/<name>@<alias>`` points to, and its model object."""
-    import mlflow
+def registered_version(cfg: Config, name: str, *, alias: str = CHAMPION) -> ModelRef:
+    """The version ``models:/<name>@<alias>`` points to; ModelNotFoundError if none."""
     from mlflow.exceptions import MlflowException
 
-    client = connect(cfg)
     try:
-        version = client.get_model_version_by_alias(name, alias)
+        version = connect(cfg).get_model_version_by_alias(name, alias)
     except MlflowException as err:
-        # Unknown model: RESOURCE_DOES_NOT_EXIST; unknown alias: INVALID_PARAMETER_VALUE.
+        # An unknown model is RESOURCE_DOES_NOT_EXIST; an unknown alias of a known model,
+        # INVALID_PARAMETER_VALUE (MLflow 3, sqlite and REST stores alike).
         if err.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
             raise
         raise ModelNotFoundError(
             f"models:/{name}@{alias}: no such registered model or alias in "
-            f"{cfg.mlflow_tracking_uri}; train and register one first"
+            f"{cfg.mlflow_tracking_uri}; train and register one first: lakehouse train --model "
+            f"{name} --run-date D"
         ) from None
-    ref = ModelRef(name, str(version.version))
+    return ModelRef(name, str(version.version))
+
+
+def load_registered(cfg: Config, name: str, *, alias: str = CHAMPION) -> tuple[ModelRef, Any]:
+    """The version ``models:/<name>@<alias>`` points to, and its model object."""
+    import mlflow
+
+    ref = registered_version(cfg, name, alias=alias)
     loaded = mlflow.pyfunc.load_model(f"models:/{name}/{ref.version}")
     return ref, loaded.unwrap_python_model().model
 

@@ -14,7 +14,6 @@ from typing import Any
 import pandas as pd
 
 from lakehouse.config import Config
-from lakehouse.errors import ModelNotFoundError
 from models.scoring import ModelRef
 
 __all__ = ["ChampionModel", "score_partition"]
@@ -35,13 +34,10 @@ class ChampionModel:
     def current(self, spark) -> tuple[ModelRef, Any]:
         """The version the alias points to now, and a broadcast of its pickled model (made
         again only when the version changed)."""
-        from models.model_runs import load_registered
-        from models.tracking import connect
+        from models.model_runs import load_registered, registered_version
 
         try:
-            version = str(
-                connect(self.cfg).get_model_version_by_alias(self.name, self.alias).version
-            )
+            version = registered_version(self.cfg, self.name, alias=self.alias).version
         except Exception as err:
             if self._ref is not None:
                 # The registry is unreachable or the alias was removed: keep scoring with the
@@ -54,12 +50,6 @@ class ChampionModel:
                     self._ref.version,
                 )
                 return self._ref, self._broadcast
-            if _is_missing(err):
-                raise ModelNotFoundError(
-                    f"models:/{self.name}@{self.alias}: no such registered model or alias in "
-                    f"{self.cfg.mlflow_tracking_uri}; train one first: lakehouse train --model "
-                    f"{self.name} --run-date D"
-                ) from None
             raise
         if self._ref is None or self._ref.version != version:
             ref, model = load_registered(self.cfg, self.name, alias=self.alias)
@@ -68,12 +58,6 @@ class ChampionModel:
             self._ref = ref
             self._broadcast = spark.sparkContext.broadcast(pickle.dumps(model))
         return self._ref, self._broadcast
-
-
-def _is_missing(err: Exception) -> bool:
-    # Unknown model: RESOURCE_DOES_NOT_EXIST; unknown alias: INVALID_PARAMETER_VALUE.
-    code = getattr(err, "error_code", None)
-    return code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
 
 
 def score_partition(
