@@ -35,6 +35,7 @@ __all__ = [
     "FramePyfunc",
     "RegisteredModel",
     "load_registered",
+    "load_version",
     "log_and_register",
     "registered_version",
 ]
@@ -149,11 +150,15 @@ def registered_version(cfg: Config, name: str, *, alias: str = CHAMPION) -> Mode
 
 def load_registered(cfg: Config, name: str, *, alias: str = CHAMPION) -> tuple[ModelRef, Any]:
     """The version ``models:/<name>@<alias>`` points to, and its model object."""
+    ref = registered_version(cfg, name, alias=alias)
+    return ref, load_version(ref)
+
+
+def load_version(ref: ModelRef) -> Any:
+    """The model object of registered version ``ref``."""
     import mlflow
 
-    ref = registered_version(cfg, name, alias=alias)
-    loaded = mlflow.pyfunc.load_model(f"models:/{name}/{ref.version}")
-    return ref, loaded.unwrap_python_model().model
+    return mlflow.pyfunc.load_model(f"models:/{ref.name}/{ref.version}").unwrap_python_model().model
 
 
 def _param(value: Any) -> Any:

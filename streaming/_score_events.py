@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.quality import QualitySuite
 from streaming import _ingest_arrow as arrow
+from streaming._ingest_task import first_per_txn
 from streaming._kafka_options import KafkaOptions
 from streaming.kafka_source import read_ranges_rows
 
@@ -81,7 +82,10 @@ def valid_events(
     bronze = arrow.bronze_batch(records, query_id=query_id, batch_id=batch_id)
     flagged = arrow.flag_batch(bronze, suite, run_id=run_id)
     valid = flagged.filter(pc.invert(arrow.refused_mask(flagged, late_before=None)))
-    once = _first_per_txn(valid)
+    # NULL txn_ids (only if a suite lacks txn_id_present) are each kept here; first_deliveries
+    # then keeps one, as a Spark window groups NULLs.
+    ordered = valid.sort_by([("txn_id", "ascending"), *((c, "ascending") for c in _DELIVERY_ORDER)])
+    once = ordered.filter(first_per_txn(ordered))
     columns = {
         **{c: once[c] for c in VALID_EVENTS.names if c in once.column_names},
         "txn_date": pc.cast(once["txn_ts"], pa.date32()),
@@ -109,20 +113,6 @@ def _doubles(amount: pa.ChunkedArray) -> pa.Array:
         doubles[i] = np.nan if value is None else float(value)
     nulls = column.is_null().to_numpy(zero_copy_only=False)
     return pa.array(doubles, pa.float64(), mask=nulls if nulls.any() else None)
-
-
-def _first_per_txn(events: pa.Table) -> pa.Table:
-    """One row per txn_id: the first delivery (``_DELIVERY_ORDER``); NULL ids are one group, as
-    in a Spark window."""
-    ids = events["txn_id"].combine_chunks().dictionary_encode(null_encoding="encode")
-    ranked = pa.table({"id": ids.indices, **{c: events[c] for c in _DELIVERY_ORDER}})
-    order = pc.sort_indices(
-        ranked, [("id", "ascending"), *((c, "ascending") for c in _DELIVERY_ORDER)]
-    )
-    sorted_ids = ids.indices.take(order).to_numpy(zero_copy_only=False)
-    first = np.ones(len(sorted_ids), dtype=bool)
-    first[1:] = sorted_ids[1:] != sorted_ids[:-1]
-    return events.take(order.filter(pa.array(first)))
 
 
 def first_deliveries(events: DataFrame) -> DataFrame:

@@ -34,10 +34,10 @@ class ChampionModel:
     def current(self, spark) -> tuple[ModelRef, Any]:
         """The version the alias points to now, and a broadcast of its pickled model (made
         again only when the version changed)."""
-        from models.model_runs import load_registered, registered_version
+        from models.model_runs import load_version, registered_version
 
         try:
-            version = registered_version(self.cfg, self.name, alias=self.alias).version
+            ref = registered_version(self.cfg, self.name, alias=self.alias)
         except Exception as err:
             if self._ref is not None:
                 # The registry is unreachable or the alias was removed: keep scoring with the
@@ -51,8 +51,9 @@ class ChampionModel:
                 )
                 return self._ref, self._broadcast
             raise
-        if self._ref is None or self._ref.version != version:
-            ref, model = load_registered(self.cfg, self.name, alias=self.alias)
+        if self._ref != ref:
+            # The version just resolved, not the alias again: it may have moved meanwhile.
+            model = load_version(ref)
             if self._broadcast is not None:
                 self._broadcast.unpersist()
             self._ref = ref
