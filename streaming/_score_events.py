@@ -1,32 +1,50 @@
 """The streaming scorer's valid events, built where the records are read: each Spark task of a
 micro-batch (``mapInArrow`` over the batch's offset ranges, as the ingest's _ingest_task.py)
-reads its ranges from Kafka and turns them into typed valid events with the ingest's Arrow
-transforms (_ingest_arrow.py), each txn_id once among its own rows; ``first_deliveries`` then
-keeps each txn_id once across the tasks.
+reads its ranges from Kafka, turns them into typed valid events with the ingest's Arrow
+transforms (_ingest_arrow.py), each txn_id once among its own rows, and stages them as a
+Parquet file in the scores table's staging area; ``later_deliveries`` then finds, from the
+files' keys read in the driver, the deliveries to drop across tasks and ``first_deliveries``
+drops them.
 
 Why not Spark SQL: parsing, flagging and typing 50,000 events through the JVM cost ~9 s a batch;
 the Arrow transforms are proven equal to the Spark ones (tests/unit/test_ingest_arrow.py) and
-the scorer's step to its former Spark definition (tests/unit/test_stream_score.py).
+the scorer's step to its former Spark definition (tests/unit/test_stream_score.py). Why staged
+files and not Spark's cache and a window over txn_id: the rest of the batch reads the files
+(fast, columnar) and the driver finds the rare re-sends from four columns; the window (a shuffle
+and a sort of every event) and building the cache cost ~2.5 s of a 250,000-event batch.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyspark.sql import DataFrame, Window
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from lakehouse.delta._files import Storage
 from lakehouse.quality import QualitySuite
 from streaming import _ingest_arrow as arrow
 from streaming._ingest_task import first_per_txn
 from streaming._kafka_options import KafkaOptions
 from streaming.kafka_source import read_ranges_rows
 
-__all__ = ["VALID_EVENTS", "ScoreEventsTask", "first_deliveries", "valid_events"]
+__all__ = [
+    "KEY_COLUMNS",
+    "STAGED",
+    "VALID_EVENTS",
+    "ScoreEventsTask",
+    "first_deliveries",
+    "later_deliveries",
+    "read_keys",
+    "valid_events",
+]
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 # What the scorer needs of an event: the anomaly model's inputs, the date it is filed under and
@@ -49,18 +67,27 @@ VALID_EVENTS = pa.schema(
 )
 # A txn_id's first delivery: the lowest partition, then the lowest offset.
 _DELIVERY_ORDER = ("partition", "offset")
+# What the driver reads of the staged events: a delivery's txn_id, date and coordinates.
+KEY_COLUMNS = ("txn_id", "txn_date", "topic", "partition", "offset")
+_DELIVERY = ["topic", "partition", "offset"]
+# What each task reports: its staged file (None: no valid events) and its rows. Only successful
+# attempts report, so a failed attempt's file is never read.
+STAGED = pa.schema([("file", pa.string()), ("rows", pa.int64())])
 
 
 @dataclass(frozen=True)
 class ScoreEventsTask:
-    """Picklable: Spark ships it to each task's Python worker. Yields the task's valid events
-    (VALID_EVENTS), each txn_id once among them."""
+    """Picklable: Spark ships it to each task's Python worker. Stages the task's valid events
+    (VALID_EVENTS, each txn_id once among them) as one Parquet file under ``events_dir`` and
+    yields a STAGED row."""
 
     suite: QualitySuite
     query_id: str
     batch_id: int
     run_id: str
     kafka: KafkaOptions  # the source's: the task reads its ranges with them
+    uri: str  # the scores table's
+    events_dir: str  # relative to ``uri``
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         records = read_ranges_rows(batches, self.kafka)
@@ -71,7 +98,13 @@ class ScoreEventsTask:
             batch_id=self.batch_id,
             run_id=self.run_id,
         )
-        yield from events.to_batches()
+        file = None
+        if events.num_rows:
+            storage = Storage(self.uri)
+            storage.fs.create_dir(storage.full(self.events_dir), recursive=True)
+            file = f"{self.events_dir}/{uuid.uuid4().hex}.parquet"
+            pq.write_table(events, storage.full(file), filesystem=storage.fs)
+        yield pa.RecordBatch.from_pylist([{"file": file, "rows": events.num_rows}], schema=STAGED)
 
 
 def valid_events(
@@ -115,9 +148,36 @@ def _doubles(amount: pa.ChunkedArray) -> pa.Array:
     return pa.array(doubles, pa.float64(), mask=nulls if nulls.any() else None)
 
 
-def first_deliveries(events: DataFrame) -> DataFrame:
-    """``events`` (the tasks' VALID_EVENTS) with each txn_id once across the tasks: a re-sent
-    event can arrive on another Kafka partition, read by another task."""
-    first = Window.partitionBy("txn_id").orderBy(*_DELIVERY_ORDER)
-    ranked = events.withColumn("_n", F.row_number().over(first))
-    return ranked.where(F.col("_n") == 1).drop("_n")
+def read_keys(storage: Storage, files: list[str]) -> pa.Table:
+    """The KEY_COLUMNS of the staged events ``files`` (relative to ``storage``)."""
+    if not files:
+        return VALID_EVENTS.empty_table().select(list(KEY_COLUMNS))
+    dataset = pads.dataset(
+        [storage.full(f) for f in files], schema=VALID_EVENTS, filesystem=storage.fs
+    )
+    return dataset.to_table(columns=list(KEY_COLUMNS))
+
+
+def later_deliveries(keys: pa.Table) -> pa.Table:
+    """The (topic, partition, offset) of each delivery in ``keys`` (KEY_COLUMNS of the tasks'
+    events) after its txn_id's first: a re-sent event can arrive on another Kafka partition,
+    read by another task. NULL txn_ids (only if a suite lacks txn_id_present) count as one
+    txn_id, as a Spark window groups them."""
+    order = [("txn_id", "ascending"), *((c, "ascending") for c in _DELIVERY_ORDER)]
+    ordered = keys.select(["txn_id", *_DELIVERY]).sort_by(order)  # NULLs sort last
+    later = pc.invert(first_per_txn(ordered)).to_numpy(zero_copy_only=False).copy()
+    nulls = ordered["txn_id"].null_count
+    if nulls > 1:
+        later[len(later) - nulls + 1 :] = True
+    return ordered.filter(pa.array(later, pa.bool_())).select(_DELIVERY)
+
+
+def first_deliveries(events: DataFrame, keys: pa.Table) -> DataFrame:
+    """``events`` (the tasks' VALID_EVENTS) with each txn_id once across the tasks; ``keys``
+    are their KEY_COLUMNS. Re-sends are rare: most batches drop nothing and join nothing."""
+    later = later_deliveries(keys)
+    if later.num_rows == 0:
+        return events
+    drop = events.sparkSession.createDataFrame(later)
+    kept = events.join(F.broadcast(drop), on=_DELIVERY, how="left_anti")
+    return kept.select(*events.columns)  # a join on names puts its keys first

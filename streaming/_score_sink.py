@@ -1,6 +1,7 @@
 """One micro-batch of the streaming scorer (``foreachBatch``): the valid events (each task reads
-its share of the batch's offset ranges and types them with Arrow, _score_events.py), keep the
-new ones, add velocity and the online features, score with the champion, send alerts, commit.
+its share of the batch's offset ranges, types them with Arrow and stages them as Parquet in the
+table's staging area, _score_events.py), keep the new ones, add velocity and the online
+features, score with the champion, send alerts, commit.
 
 Exactly once into gold.transaction_scores_stream: its commit carries the Delta app transaction
 (``score_transactions:<query id>``, batch id), so a batch replayed after a crash that followed
@@ -11,23 +12,32 @@ acknowledged) before the commit, so a crash between the two re-sends them; each 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow.compute as pc
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from lakehouse.delta import AppTransaction, Table, Warehouse
+from lakehouse.delta._files import Storage
 from lakehouse.quality import QualitySuite
 from models.anomaly import INPUT_COLUMNS
 from schemas.streaming import TRANSACTION_SCORES_STREAM
 from streaming._kafka_options import KafkaOptions
 from streaming._produce import produce_all
-from streaming._score_events import VALID_EVENTS, ScoreEventsTask, first_deliveries
+from streaming._score_events import (
+    STAGED,
+    VALID_EVENTS,
+    ScoreEventsTask,
+    first_deliveries,
+    read_keys,
+)
 from streaming._score_model import ChampionModel, score_partition
 
 __all__ = ["ScoreBatch", "ScoreSink", "with_velocity"]
@@ -80,17 +90,19 @@ class ScoreSink:
             return
         spark = raw.sparkSession
         ref, broadcast = self.model.current(spark)
-        typed = self._valid_events(raw, batch_id).persist()
-        dates = [r["txn_date"] for r in typed.select("txn_date").distinct().collect()]
-        # A re-sent event has the same txn_ts: its twin can only be in its own date.
-        events = typed.join(
-            self._scored(spark, dates, ["txn_id", "txn_date"]),
-            on=["txn_id", "txn_date"],
-            how="left_anti",
-        ).persist()
-        # ``typed`` stays cached until the batch ends: unpersisting it drops the caches built on
-        # it (``events``, still lazy here), and the batch would read Kafka and type it again.
+        storage = Storage(self.table.uri)
+        staging = storage.new_staging_dir()
         try:
+            files = self._stage_events(raw, batch_id, staging)
+            keys = read_keys(storage, files)
+            dates = pc.unique(keys["txn_date"]).to_pylist()
+            typed = first_deliveries(self._read_events(spark, storage, files), keys)
+            # A re-sent event has the same txn_ts: its twin can only be in its own date.
+            events = typed.join(
+                self._scored(spark, dates, ["txn_id", "txn_date"]),
+                on=["txn_id", "txn_date"],
+                how="left_anti",
+            )
             # The hour before a batch's first event can reach back across midnight.
             days = sorted({d - dt.timedelta(days=back) for d in dates for back in (0, 1)})
             history = self._scored(spark, days, ["customer_id", "txn_ts"])
@@ -116,27 +128,36 @@ class ScoreSink:
             finally:
                 scored.unpersist()
         finally:
-            events.unpersist()
-            typed.unpersist()
+            with contextlib.suppress(OSError):
+                storage.delete_dir(staging)
         self._record(
             ScoreBatch(
                 batch_id, written, len(alerts), ref.version, False, time.monotonic() - started
             )
         )
 
-    def _valid_events(self, raw: DataFrame, batch_id: int) -> DataFrame:
-        """The batch's valid events (the ingest app dead-letters the others), each txn_id
-        once (its first delivery)."""
+    def _stage_events(self, raw: DataFrame, batch_id: int, staging: str) -> list[str]:
+        """The batch's valid events staged under ``staging`` (the ingest app dead-letters the
+        others), each txn_id once per task: the files, relative to the table's root."""
         task = ScoreEventsTask(
             suite=self.suite,
             query_id=self.query_id,
             batch_id=batch_id,
             run_id=f"{self.app}:{self.query_id}:{batch_id}",
             kafka=self.kafka,
+            uri=self.table.uri,
+            events_dir=staging,
         )
         # ``raw`` holds the batch's offset ranges (rangesOnly), grouped by the source into a
-        # partition per core (rangeGroups); each task reads its ranges and types its events.
-        return first_deliveries(raw.mapInArrow(task, from_arrow_schema(VALID_EVENTS)))
+        # partition per core (rangeGroups); each task reads its ranges and stages its events.
+        staged = raw.mapInArrow(task, from_arrow_schema(STAGED)).toArrow()
+        return [f for f in staged["file"].to_pylist() if f is not None]
+
+    def _read_events(self, spark, storage: Storage, files: list[str]) -> DataFrame:
+        schema = from_arrow_schema(VALID_EVENTS)
+        if not files:
+            return spark.createDataFrame([], schema)
+        return spark.read.schema(schema).parquet(*(storage.spark_path(f) for f in files))
 
     def _scored(self, spark, dates: list[dt.date], columns: list[str]) -> DataFrame:
         """``columns`` of the events already scored on ``dates``."""

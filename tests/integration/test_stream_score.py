@@ -14,6 +14,7 @@ import json
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,7 @@ from bench.stream_world import CATEGORIES, build_world, register_anomaly
 from feature_store.banking_views import customer_spend
 from lakehouse import Warehouse
 from lakehouse.config import MlflowConfig
+from lakehouse.delta._files import STAGING_DIR
 from lakehouse.errors import ModelNotFoundError
 from lakehouse.generate import GeneratorSpec
 from lakehouse.services import kafka_bootstrap
@@ -82,6 +84,9 @@ class Events:
             self.sent[event["txn_id"]] = event
             if i % 23 == 0:  # a producer retry: the same event again
                 self._produce(customer, json.dumps(event).encode())
+            if i % 29 == 0:  # a re-send keyed otherwise: on another partition, another task's
+                other = self.customers[(i + 1) % len(self.customers)]
+                self._produce(other, json.dumps(event).encode())
             if i % 31 == 0:  # something the ingest app dead-letters: skipped here
                 self._produce(customer, b'{"txn_id": "broken", "amount": "N/A"')
         assert self.producer.flush(30) == 0
@@ -168,6 +173,8 @@ def test_every_valid_event_is_scored_once_as_in_process_and_alerts_reach_the_top
     again = run(spark, cfg, **options)  # from the checkpoint: nothing new, nothing twice
     assert sum(b.scored for b in again.batches) == 0
     assert len(stored(warehouse)) == len(events.sent)
+    staged = Path(warehouse.uri_for(SCORES).removeprefix("file://")) / STAGING_DIR
+    assert not staged.exists() or not any(staged.iterdir())  # each batch's staged events removed
 
 
 def test_a_new_champion_is_used_by_the_running_query(spark, world, tmp_path):

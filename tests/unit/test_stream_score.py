@@ -20,7 +20,13 @@ from lakehouse.generate.kafka_sink import transaction_events
 from lakehouse.merchants import load_merchant_rules, standardize_merchants
 from lakehouse.quality import load_suite
 from streaming import _ingest_parse as parse
-from streaming._score_events import VALID_EVENTS, first_deliveries, valid_events
+from streaming._score_events import (
+    KEY_COLUMNS,
+    VALID_EVENTS,
+    first_deliveries,
+    later_deliveries,
+    valid_events,
+)
 from streaming._score_sink import _alert, with_velocity
 from streaming.kafka_source import kafka_schema
 from tests.unit.test_ingest_arrow import assert_equal, edge_events, kafka_rows
@@ -174,7 +180,10 @@ def test_valid_events_equal_the_spark_sql_definition(spark, kafka, suite, cfg):
         spark.createDataFrame(kafka), suite, load_merchant_rules(cfg.conf_dir)
     )
     tasks = tasks_valid_events(kafka, suite)
-    got = first_deliveries(spark.createDataFrame(tasks, from_arrow_schema(VALID_EVENTS)))
+    got = first_deliveries(
+        spark.createDataFrame(tasks, from_arrow_schema(VALID_EVENTS)),
+        tasks.select(list(KEY_COLUMNS)),
+    )
     assert [(f.name, f.dataType) for f in got.schema] == [(f.name, f.dataType) for f in want.schema]
     assert_equal(got.toArrow(), want.toArrow(), "txn_id")
     assert tasks.schema == VALID_EVENTS
@@ -182,7 +191,10 @@ def test_valid_events_equal_the_spark_sql_definition(spark, kafka, suite, cfg):
 
 def test_a_resent_event_is_kept_once_its_first_valid_delivery(spark, kafka, suite):
     tasks = tasks_valid_events(kafka, suite)
-    got = first_deliveries(spark.createDataFrame(tasks, from_arrow_schema(VALID_EVENTS)))
+    got = first_deliveries(
+        spark.createDataFrame(tasks, from_arrow_schema(VALID_EVENTS)),
+        tasks.select(list(KEY_COLUMNS)),
+    )
     resent = got.where(F.col("txn_id").isin("X1", "X2", "X3")).collect()
     assert {r["txn_id"]: (r["partition"], r["offset"], r["amount"]) for r in resent} == {
         "X1": (0, 100_010, 11.0),
@@ -191,6 +203,41 @@ def test_a_resent_event_is_kept_once_its_first_valid_delivery(spark, kafka, suit
     }
     # Guards the test: X1 reached both tasks, so only the step across them could drop one.
     assert pc.sum(pc.equal(tasks["txn_id"], "X1")).as_py() == 2
+
+
+def deliveries(rows: list[tuple]) -> pa.Table:
+    """KEY_COLUMNS rows from (txn_id, topic, partition, offset)."""
+    names = ["txn_id", "topic", "partition", "offset"]
+    table = pa.Table.from_pylist([dict(zip(names, r, strict=True)) for r in rows])
+    table = table.append_column("txn_date", pa.array([dt.date(2024, 5, 2)] * len(rows)))
+    schema = pa.schema([VALID_EVENTS.field(c) for c in KEY_COLUMNS])
+    return table.select(list(KEY_COLUMNS)).cast(schema)
+
+
+def test_later_deliveries_are_all_but_each_txn_ids_lowest_partition_then_offset():
+    keys = deliveries(
+        [
+            ("X1", "t", 1, 5),
+            ("X1", "t", 0, 9),
+            ("X2", "t", 2, 1),
+            ("X1", "t", 0, 12),
+            ("X3", "t", 0, 3),
+            (None, "t", 1, 7),
+            (None, "t", 0, 8),
+            (None, "t", 1, 2),
+        ]
+    )
+    later = later_deliveries(keys).to_pylist()
+    # NULL txn_ids count as one txn_id, as Spark's window groups them: (0, 8) is kept.
+    assert sorted((r["partition"], r["offset"]) for r in later) == [(0, 12), (1, 2), (1, 5), (1, 7)]
+    assert later_deliveries(keys.slice(0, 0)).num_rows == 0
+
+
+def test_a_batch_without_resends_is_not_joined(spark, kafka, suite):
+    alone = valid_events(kafka, suite, **IDS)  # one task's events: each txn_id once
+    events = spark.createDataFrame(alone, from_arrow_schema(VALID_EVENTS))
+    assert later_deliveries(alone.select(list(KEY_COLUMNS))).num_rows == 0
+    assert first_deliveries(events, alone.select(list(KEY_COLUMNS))) is events
 
 
 def test_the_edge_cases_include_broken_events(kafka, suite):
