@@ -21,6 +21,9 @@ __all__ = ["ChampionModel", "score_partition"]
 log = logging.getLogger(__name__)
 # (model name, version) -> model object, per Python worker process.
 _LOADED: dict[tuple[str, str], Any] = {}
+# Rows scored per model call: Arrow hands the task 10,000-row batches, and the forest's cost per
+# call (a Python-level step per tree) made 10,000-row calls ~1.5x slower than 50,000-row ones.
+SCORE_ROWS = 50_000
 
 
 @dataclass
@@ -69,8 +72,7 @@ def score_partition(
     model = _LOADED.get(key)
     if model is None:
         model = _LOADED[key] = pickle.loads(broadcast.value)
-    for batch in batches:
-        rows = batch.reset_index(drop=True)
+    for rows in _chunks(batches, SCORE_ROWS):
         scored = model.predict_frame(rows)
         out = rows.assign(
             anomaly_score=scored["anomaly_score"].to_numpy(),
@@ -80,3 +82,18 @@ def score_partition(
             model_version=ref.version,
         )
         yield out[columns]
+
+
+def _chunks(batches: Iterator[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]:
+    """``batches`` regrouped into frames of at least ``rows`` rows (the last may be fewer),
+    indexed from 0."""
+    pending: list[pd.DataFrame] = []
+    count = 0
+    for batch in batches:
+        pending.append(batch)
+        count += len(batch)
+        if count >= rows:
+            yield pd.concat(pending, ignore_index=True)
+            pending, count = [], 0
+    if pending:
+        yield pd.concat(pending, ignore_index=True)

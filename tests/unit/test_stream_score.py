@@ -8,6 +8,7 @@ import itertools
 import json
 import random
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -27,6 +28,7 @@ from streaming._score_events import (
     later_deliveries,
     valid_events,
 )
+from streaming._score_model import _chunks
 from streaming._score_sink import _alert, with_velocity
 from streaming.kafka_source import kafka_schema
 from tests.unit.test_ingest_arrow import assert_equal, edge_events, kafka_rows
@@ -248,3 +250,12 @@ def test_the_edge_cases_include_broken_events(kafka, suite):
 
 def test_no_records_give_no_events(kafka, suite):
     assert valid_events(kafka.slice(0, 0), suite, **IDS) == VALID_EVENTS.empty_table()
+
+
+def test_the_model_scores_the_tasks_rows_in_chunks_of_at_least_score_rows():
+    batches = [pd.DataFrame({"n": range(start, start + 4)}) for start in range(0, 40, 4)]
+    chunks = list(_chunks(iter(batches), 10))
+    assert [len(c) for c in chunks] == [12, 12, 12, 4]
+    assert pd.concat(chunks)["n"].tolist() == list(range(40))
+    assert all(c.index.tolist() == list(range(len(c))) for c in chunks)
+    assert list(_chunks(iter([]), 10)) == []
