@@ -3,6 +3,7 @@ transaction against them. Definitions: docs/features.md."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -57,8 +58,13 @@ customer_velocity = _view(
 
 
 def _coordinate(place: Column, locations: Mapping[str, tuple[float, float]], axis: int) -> Column:
-    pairs = [F.lit(v) for name, point in locations.items() for v in (name, point[axis])]
-    return F.try_element_at(F.create_map(*pairs), place) if pairs else F.lit(None)
+    if not locations:
+        return F.lit(None)
+    # One JSON literal, which the optimizer folds into a map, rather than a literal per place
+    # and coordinate: building those cost ~0.25 s of driver time per call (four maps of 41
+    # places), paid again by every streaming batch.
+    values = json.dumps({name: float(point[axis]) for name, point in locations.items()})
+    return F.try_element_at(F.from_json(F.lit(values), "map<string,double>"), place)
 
 
 def _haversine_km(lat1: Column, lon1: Column, lat2: Column, lon2: Column) -> Column:
