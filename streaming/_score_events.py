@@ -67,8 +67,8 @@ VALID_EVENTS = pa.schema(
 )
 # A txn_id's first delivery: the lowest partition, then the lowest offset.
 _DELIVERY_ORDER = ("partition", "offset")
-# What the driver reads of the staged events: a delivery's txn_id, date and coordinates.
-KEY_COLUMNS = ("txn_id", "txn_date", "topic", "partition", "offset")
+# What the driver reads of the staged events: a delivery's txn_id, time and coordinates.
+KEY_COLUMNS = ("txn_id", "txn_date", "txn_ts", "topic", "partition", "offset")
 _DELIVERY = ["topic", "partition", "offset"]
 # What each task reports: its staged file (None: no valid events) and its rows. Only successful
 # attempts report, so a failed attempt's file is never read.

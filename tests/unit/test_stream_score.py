@@ -212,6 +212,7 @@ def deliveries(rows: list[tuple]) -> pa.Table:
     names = ["txn_id", "topic", "partition", "offset"]
     table = pa.Table.from_pylist([dict(zip(names, r, strict=True)) for r in rows])
     table = table.append_column("txn_date", pa.array([dt.date(2024, 5, 2)] * len(rows)))
+    table = table.append_column("txn_ts", pa.array([T0] * len(rows)))
     schema = pa.schema([VALID_EVENTS.field(c) for c in KEY_COLUMNS])
     return table.select(list(KEY_COLUMNS)).cast(schema)
 
