@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.compute as pc
+import pyarrow.dataset as pads
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
@@ -136,15 +137,20 @@ class ScoreSink:
             scored = scoring_input.mapInPandas(
                 lambda it: score_partition(it, ref=ref, broadcast=broadcast, columns=columns),
                 TRANSACTION_SCORES_STREAM.schema,
-            ).persist()
-            try:
-                alerts = scored.where(F.col("is_alert")).collect()  # few by design
+            )
+            alerts: list[dict] = []
+
+            def send_alerts(staged: pads.Dataset) -> None:
+                # From the staged files, before the commit: the scores are computed once (no
+                # cache, no second job) and the alerts still go out first (at least once).
+                alerts.extend(staged.to_table(filter=pads.field("is_alert")).to_pylist())
                 produce_all(
                     self.bootstrap, self.alerts_topic, [_alert(a, self.app) for a in alerts]
                 )
-                written = self.table.write(scored, mode="append", txn=txn).rows_written
-            finally:
-                scored.unpersist()
+
+            written = self.table.write(
+                scored, mode="append", txn=txn, before_commit=send_alerts
+            ).rows_written
         finally:
             with contextlib.suppress(OSError):
                 storage.delete_dir(staging)
@@ -233,10 +239,13 @@ def with_velocity(
 def _alert(row, app: str) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
     """(key, JSON value, headers) of an alert record, keyed by customer (one partition per
     customer keeps their alerts in order)."""
+    ts = row["txn_ts"]
+    if ts.tzinfo is not None:  # Arrow's rows carry UTC; Spark's are naive in the session's UTC
+        ts = ts.astimezone(dt.UTC).replace(tzinfo=None)
     value = {
         "txn_id": row["txn_id"],
         "customer_id": row["customer_id"],
-        "txn_ts": row["txn_ts"].isoformat() + "Z",
+        "txn_ts": ts.isoformat() + "Z",
         "amount": row["amount"],
         "anomaly_score": row["anomaly_score"],
         "reason": row["reason"],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -25,6 +25,8 @@ __all__ = ["AppTransaction", "Table", "WriteMode", "WriteResult"]
 
 WriteMode = Literal["append", "overwrite", "replace_where"]
 SchemaMode = Literal["strict", "add_columns"]
+# Called with the new rows, staged and not yet committed (see Table.write).
+BeforeCommit = Callable[[pads.Dataset], None]
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,7 @@ class Table:
         predicate: str | None = None,
         txn: AppTransaction | None = None,
         schema_mode: SchemaMode = "strict",
+        before_commit: BeforeCommit | None = None,
     ) -> WriteResult:
         """Write ``df`` in one Delta commit.
 
@@ -170,6 +173,10 @@ class Table:
         rows of the partitions matching ``predicate`` (SQL over partition columns) and
         requires every new row to match it, so re-running a date replaces only that date.
         With ``txn``, a retry of an already committed (app id, version) writes nothing.
+        ``before_commit`` is called with the new rows once they are written and not yet
+        committed (a pyarrow dataset of the staged files, partition columns left out), e.g. to
+        send what must go out before the rows are visible, without computing ``df`` twice;
+        if it raises, nothing is committed.
         """
         if (mode == "replace_where") != (predicate is not None):
             raise PredicateError(f"{self.name}: predicate= goes with mode='replace_where' only")
@@ -192,6 +199,7 @@ class Table:
             operation=mode,
             txn=txn,
             predicate=predicate,
+            before_commit=before_commit,
         )
 
     def _already_committed(
@@ -230,6 +238,7 @@ class Table:
         predicate: str | None = None,
         data_change: bool = True,
         parameters: Mapping[str, Any] | None = None,
+        before_commit: BeforeCommit | None = None,
     ) -> WriteResult:
         partition_by = list(table.metadata().partition_columns)
         staging, files = _write.stage(
@@ -239,12 +248,14 @@ class Table:
             partition_by=partition_by,
             max_records_per_file=self._max_records_per_file,
         )
-        if predicate is not None:
-            try:
+        try:
+            if predicate is not None:
                 self._check_rows_match(df.sparkSession, predicate, files, schema, partition_by)
-            except BaseException:
-                _write.drop_staging(self._storage, staging)
-                raise
+            if before_commit is not None:
+                before_commit(self._staged_dataset(staging, files, schema, partition_by))
+        except BaseException:
+            _write.drop_staging(self._storage, staging)
+            raise
         return self._commit_files(
             table,
             staging,
@@ -255,6 +266,21 @@ class Table:
             txn=txn,
             data_change=data_change,
             parameters={"predicate": predicate, **(parameters or {})},
+        )
+
+    def _staged_dataset(
+        self,
+        staging: str,
+        files: Sequence[DataFile],
+        schema: T.StructType,
+        partition_by: Sequence[str],
+    ) -> pads.Dataset:
+        data = T.StructType([f for f in schema.fields if f.name not in partition_by])
+        return pads.dataset(
+            [self._storage.full(f"{staging}/{f.path}") for f in files],
+            schema=to_arrow_schema(data, timezone="UTC"),
+            format="parquet",
+            filesystem=self._storage.fs,
         )
 
     def _commit_files(

@@ -290,6 +290,29 @@ def test_partition_values_round_trip_with_types(spark, warehouse):
     assert [r["id"] for r in only.collect()] == [1]
 
 
+def test_before_commit_sees_the_staged_rows_and_a_raise_commits_nothing(spark, table):
+    before = table.version
+    seen = []
+
+    def look(staged) -> None:
+        assert table.version == before  # staged, not yet committed
+        seen.extend(sorted(staged.to_table(columns=["event_id", "status"]).to_pylist(), key=str))
+
+    batch = events(spark, [("d", D3, 4.0, "new"), ("e", D1, 5.0, "late")])
+    table.write(batch, before_commit=look)
+    assert seen == [{"event_id": "d", "status": "new"}, {"event_id": "e", "status": "late"}]
+    assert table.version == before + 1
+
+    def refuse(staged) -> None:
+        raise RuntimeError("the alerts topic is down")
+
+    with pytest.raises(RuntimeError, match="alerts topic"):
+        table.write(events(spark, [("f", D3, 6.0, "new")]), before_commit=refuse)
+    assert table.version == before + 1
+    assert table.count() == 5
+    assert list((Path(table.uri) / "_staging").iterdir()) == []
+
+
 def test_a_failed_spark_write_leaves_no_staging_directory(spark, table):
     from pyspark.errors import PySparkException
     from pyspark.sql import functions as F

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from pyspark.sql import Row, Window
+from pyspark.sql import Window
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
@@ -77,11 +77,19 @@ def test_velocity_equals_counting_every_pair_by_hand(spark):
     assert {r["txn_id"]: r["txn_count_1h"] for r in got.collect()} == expected
 
 
-def test_an_alert_record_is_keyed_by_customer_with_an_idempotency_key():
-    row = Row(
+@pytest.mark.parametrize(
+    "txn_ts",
+    [
+        dt.datetime(2024, 5, 2, 12, 30, tzinfo=dt.UTC),  # a staged file's row, read by Arrow
+        dt.datetime(2024, 5, 2, 14, 30, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+        dt.datetime(2024, 5, 2, 12, 30),  # a Spark row: naive, in the session's UTC
+    ],
+)
+def test_an_alert_record_is_keyed_by_customer_with_an_idempotency_key(txn_ts):
+    row = dict(
         txn_id="T1",
         customer_id="C7",
-        txn_ts=dt.datetime(2024, 5, 2, 12, 30),
+        txn_ts=txn_ts,
         amount=-950.0,
         anomaly_score=0.71,
         reason="amount far above usual",
