@@ -13,13 +13,11 @@ proven equal to the Spark transforms by tests).
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from lakehouse.delta._files import Storage
 from lakehouse.delta._staged import Staging
@@ -122,10 +120,7 @@ class IngestTask:
         file = pa.array([where[d] for d in pc.cast(txn_date, pa.string()).to_pylist()])
         keys = kept.append_column("txn_date", txn_date).append_column("file", file)
         keys = keys.select(KEYS_SCHEMA.names).cast(KEYS_SCHEMA)
-        storage = Storage(self.silver.uri)
-        storage.fs.create_dir(storage.full(self.keys_dir), recursive=True)
-        keys_file = f"{self.keys_dir}/{uuid.uuid4().hex}.parquet"
-        pq.write_table(keys, storage.full(keys_file), filesystem=storage.fs)
+        keys_file = Storage(self.silver.uri).write_parquet(self.keys_dir, keys)
         return list(files.values()), [keys_file]
 
 

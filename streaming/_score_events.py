@@ -10,13 +10,12 @@ Why not Spark SQL: parsing, flagging and typing 50,000 events through the JVM co
 the Arrow transforms are proven equal to the Spark ones (tests/unit/test_ingest_arrow.py) and
 the scorer's step to its former Spark definition (tests/unit/test_stream_score.py). Why staged
 files and not Spark's cache and a window over txn_id: the rest of the batch reads the files
-(fast, columnar) and the driver finds the rare re-sends from four columns; the window (a shuffle
+(fast, columnar) and the driver finds the rare re-sends from the key columns; the window (a shuffle
 and a sort of every event) and building the cache cost ~2.5 s of a 250,000-event batch.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -24,7 +23,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
-import pyarrow.parquet as pq
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -70,9 +68,9 @@ _DELIVERY_ORDER = ("partition", "offset")
 # What the driver reads of the staged events: a delivery's txn_id, time and coordinates.
 KEY_COLUMNS = ("txn_id", "txn_date", "txn_ts", "topic", "partition", "offset")
 _DELIVERY = ["topic", "partition", "offset"]
-# What each task reports: its staged file (None: no valid events) and its rows. Only successful
-# attempts report, so a failed attempt's file is never read.
-STAGED = pa.schema([("file", pa.string()), ("rows", pa.int64())])
+# What each task reports: its staged file (None: no valid events). Only successful attempts
+# report, so a failed attempt's file is never read.
+STAGED = pa.schema([("file", pa.string())])
 
 
 @dataclass(frozen=True)
@@ -98,13 +96,8 @@ class ScoreEventsTask:
             batch_id=self.batch_id,
             run_id=self.run_id,
         )
-        file = None
-        if events.num_rows:
-            storage = Storage(self.uri)
-            storage.fs.create_dir(storage.full(self.events_dir), recursive=True)
-            file = f"{self.events_dir}/{uuid.uuid4().hex}.parquet"
-            pq.write_table(events, storage.full(file), filesystem=storage.fs)
-        yield pa.RecordBatch.from_pylist([{"file": file, "rows": events.num_rows}], schema=STAGED)
+        file = Storage(self.uri).write_parquet(self.events_dir, events) if events.num_rows else None
+        yield pa.RecordBatch.from_pylist([{"file": file}], schema=STAGED)
 
 
 def valid_events(
@@ -115,8 +108,8 @@ def valid_events(
     bronze = arrow.bronze_batch(records, query_id=query_id, batch_id=batch_id)
     flagged = arrow.flag_batch(bronze, suite, run_id=run_id)
     valid = flagged.filter(pc.invert(arrow.refused_mask(flagged, late_before=None)))
-    # NULL txn_ids (only if a suite lacks txn_id_present) are each kept here; first_deliveries
-    # then keeps one, as a Spark window groups NULLs.
+    # NULL txn_ids (only if a suite lacks txn_id_present) are each kept here; later_deliveries
+    # then drops all but one, as a Spark window groups NULLs.
     ordered = valid.sort_by([("txn_id", "ascending"), *((c, "ascending") for c in _DELIVERY_ORDER)])
     once = ordered.filter(first_per_txn(ordered))
     columns = {

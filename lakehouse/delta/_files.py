@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 from pyspark.sql import types as T
@@ -59,6 +60,13 @@ class Storage:
 
     def new_staging_dir(self) -> str:
         return f"{STAGING_DIR}/{uuid.uuid4().hex}"
+
+    def write_parquet(self, rel_dir: str, rows: pa.Table) -> str:
+        """``rows`` as a new, uniquely named Parquet file in ``rel_dir``; returns its path."""
+        self.fs.create_dir(self.full(rel_dir), recursive=True)
+        rel = f"{rel_dir}/{uuid.uuid4().hex}.parquet"
+        pq.write_table(rows, self.full(rel), filesystem=self.fs)
+        return rel
 
     def list_parquet(self, rel: str) -> list[tuple[str, int]]:
         selector = pafs.FileSelector(self.full(rel), recursive=True, allow_not_found=True)
