@@ -33,6 +33,8 @@ def build_spark(app_name: str, cfg: Config) -> SparkSession:
         # PySpark's SparkContext takes the worker command from this variable, not from conf.
         os.environ["PYSPARK_PYTHON"] = sys.executable
         os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+        if cfg.spark.master.startswith("local"):
+            _use_lean_spark_home()
     jars = _present_jars(cfg.spark.jars, launched.get("spark.jars", ""))
     if jars:
         builder = builder.config("spark.jars", jars)
@@ -54,6 +56,27 @@ def build_spark(app_name: str, cfg: Config) -> SparkSession:
     for key, value in settings.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+def _use_lean_spark_home() -> None:
+    # Read by PySpark's launcher when it starts the JVM (see _spark_home.py); a session that
+    # already runs keeps its home.
+    import pyspark
+    from pyspark.find_spark_home import _find_spark_home
+
+    from lakehouse._spark_home import lean_spark_home
+
+    if SparkSession.getActiveSession() is not None:
+        return
+    package = Path(pyspark.__file__).parent
+    home = lean_spark_home(
+        Path(_find_spark_home()),
+        package=package,
+        version=pyspark.__version__,
+        under=Path(sys.prefix) / "share" / "lakehouse",
+    )
+    if home is not None:
+        os.environ["SPARK_HOME"] = str(home)
 
 
 def _present_jars(wanted: tuple[str, ...], already: str) -> str:

@@ -41,3 +41,19 @@ def test_python_workers_run_the_project_interpreter(spark):
 
     got = spark.range(3).mapInPandas(plus_one, "id long").collect()
     assert sorted(r["id"] for r in got) == [1, 2, 3]
+
+
+def test_python_workers_import_pyspark_from_site_packages_not_the_zip(spark):
+    # Spark puts $SPARK_HOME/python/lib/pyspark.zip first on its Python processes' path; the
+    # lean home (lakehouse/_spark_home.py) leaves it out so they use the compiled package.
+    import pandas as pd
+
+    def pyspark_file(batches):
+        import pyspark
+
+        for _ in batches:
+            yield pd.DataFrame({"file": [pyspark.__file__]})
+
+    (row,) = spark.range(1).repartition(1).mapInPandas(pyspark_file, "file string").collect()
+    assert ".zip" not in row["file"]
+    assert Path(row["file"]).is_file()
