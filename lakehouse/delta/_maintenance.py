@@ -9,10 +9,11 @@ from pyarrow import fs as pafs
 from pyspark.sql import SparkSession
 
 from lakehouse.delta import _log, _read
+from lakehouse.delta._commit import WriteResult
 from lakehouse.delta._files import STAGING_DIR
 
 if TYPE_CHECKING:
-    from lakehouse.delta.table import Table, WriteResult
+    from lakehouse.delta.table import Table
 
 
 def vacuum(table_ref: Table, *, retention_hours: int, dry_run: bool) -> list[str]:
@@ -62,13 +63,11 @@ def compact(
             by_partition.setdefault(key, []).append(file)
     removes = [f for group in by_partition.values() if len(group) >= min_files for f in group]
     if not removes:
-        from lakehouse.delta.table import WriteResult
-
         return WriteResult(table_ref.name, table.version(), 0, 0, 0, skipped=True)
     rows = _read.scan(spark, table_ref._storage, removes, schema, partition_by)
     groups = sum(1 for g in by_partition.values() if len(g) >= min_files)
     rows = rows.repartition(groups, *partition_by) if partition_by else rows.coalesce(1)
-    return table_ref._stage_and_commit(
+    return table_ref._commit.stage_and_commit(
         rows,
         table,
         schema=schema,

@@ -15,7 +15,8 @@ from lakehouse.delta import _log, _read, _write
 from lakehouse.errors import ContractError, PredicateError
 
 if TYPE_CHECKING:
-    from lakehouse.delta.table import AppTransaction, Table
+    from lakehouse.delta._commit import AppTransaction
+    from lakehouse.delta.table import Table
 
 MatchedAction = Literal["update", "ignore"]
 NotMatchedAction = Literal["insert", "ignore"]
@@ -47,7 +48,7 @@ def merge(
 ) -> MergeResult:
     name, spark = table_ref.name, source.sparkSession
     table = table_ref.delta()
-    if (done := table_ref._already_committed(table, txn)) is not None:
+    if (done := table_ref._commit.already_committed(table, txn)) is not None:
         return MergeResult(name, done.version, 0, 0, 0, 0, skipped=True)
     keys = list(on or table_ref.primary_key)
     if not keys:
@@ -86,7 +87,7 @@ def merge(
             kept = _read.scan(spark, table_ref._storage, removes, schema, partition_by)
             kept = kept.join(replacing.select(*keys), on=keys, how="left_anti")
             rows = kept.select(*schema.fieldNames()).unionByName(rows)
-        result = table_ref._stage_and_commit(
+        result = table_ref._commit.stage_and_commit(
             rows,
             table,
             schema=schema,

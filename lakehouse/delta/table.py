@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -15,7 +14,8 @@ from pyspark.sql import types as T
 from pyspark.sql.pandas.types import to_arrow_schema
 
 from lakehouse.delta import _filters, _log, _maintenance, _merge, _read, _staged, _write
-from lakehouse.delta._files import DataFile, Storage, describe_files
+from lakehouse.delta._commit import AppTransaction, BeforeCommit, Committer, WriteResult
+from lakehouse.delta._files import Storage, describe_files
 from lakehouse.delta._filters import Filter
 from lakehouse.delta._merge import MatchedAction, MergeResult, NotMatchedAction
 from lakehouse.delta._staged import Staging
@@ -25,27 +25,6 @@ __all__ = ["AppTransaction", "Table", "WriteMode", "WriteResult"]
 
 WriteMode = Literal["append", "overwrite", "replace_where"]
 SchemaMode = Literal["strict", "add_columns"]
-# Called with the new rows, staged and not yet committed (see Table.write).
-BeforeCommit = Callable[[pads.Dataset], None]
-
-
-@dataclass(frozen=True)
-class AppTransaction:
-    """Makes a write idempotent: a second write with the same app id and a version not above
-    the last committed one writes nothing (Delta's ``txn`` action)."""
-
-    app_id: str
-    version: int
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    table: str
-    version: int
-    rows_written: int
-    files_added: int
-    files_removed: int
-    skipped: bool = False
 
 
 class Table:
@@ -64,8 +43,7 @@ class Table:
         self.uri = uri
         self._storage = Storage(uri)
         self._storage_options = dict(storage_options or {})
-        self._max_records_per_file = max_records_per_file
-        self._commit_retries = commit_retries
+        self._commit = Committer(name, self._storage, commit_retries, max_records_per_file)
 
     def __repr__(self) -> str:
         return f"Table({self.name!r}, {self.uri!r})"
@@ -181,7 +159,7 @@ class Table:
         if (mode == "replace_where") != (predicate is not None):
             raise PredicateError(f"{self.name}: predicate= goes with mode='replace_where' only")
         table = self.delta()
-        skipped = self._already_committed(table, txn)
+        skipped = self._commit.already_committed(table, txn)
         if skipped:
             return skipped
         schema = _log.spark_schema(table)
@@ -190,8 +168,8 @@ class Table:
         )
         removes = _log.active_files(table) if mode == "overwrite" else []
         if mode == "replace_where":
-            removes = self._files_matching(df.sparkSession, predicate, table, schema)
-        return self._stage_and_commit(
+            removes = self._commit.files_matching(df.sparkSession, predicate, table, schema)
+        return self._commit.stage_and_commit(
             aligned,
             table,
             schema=schema,
@@ -201,128 +179,6 @@ class Table:
             predicate=predicate,
             before_commit=before_commit,
         )
-
-    def _already_committed(
-        self, table: DeltaTable, txn: AppTransaction | None
-    ) -> WriteResult | None:
-        if txn is None:
-            return None
-        done = table.transaction_version(txn.app_id)
-        if done is None or done < txn.version:
-            return None
-        return WriteResult(self.name, table.version(), 0, 0, 0, skipped=True)
-
-    def _files_matching(
-        self, spark: SparkSession, predicate: str, table: DeltaTable, schema: T.StructType
-    ) -> list[_log.ActiveFile]:
-        files = _log.active_files(table)
-        hits = _write.partitions_matching(
-            spark,
-            predicate,
-            [f.partition_strings for f in files],
-            schema=schema,
-            partition_by=table.metadata().partition_columns,
-            name=self.name,
-        )
-        return [f for f, hit in zip(files, hits, strict=True) if hit]
-
-    def _stage_and_commit(
-        self,
-        df: DataFrame,
-        table: DeltaTable,
-        *,
-        schema: T.StructType,
-        removes: Sequence[_log.ActiveFile],
-        operation: str,
-        txn: AppTransaction | None = None,
-        predicate: str | None = None,
-        data_change: bool = True,
-        parameters: Mapping[str, Any] | None = None,
-        before_commit: BeforeCommit | None = None,
-    ) -> WriteResult:
-        partition_by = list(table.metadata().partition_columns)
-        staging, files = _write.stage(
-            df,
-            self._storage,
-            schema=schema,
-            partition_by=partition_by,
-            max_records_per_file=self._max_records_per_file,
-        )
-        try:
-            if predicate is not None:
-                self._check_rows_match(df.sparkSession, predicate, files, schema, partition_by)
-            if before_commit is not None:
-                before_commit(self._staged_dataset(staging, files, schema, partition_by))
-        except BaseException:
-            _write.drop_staging(self._storage, staging)
-            raise
-        return self._commit_files(
-            table,
-            staging,
-            files,
-            schema=schema,
-            removes=removes,
-            operation=operation,
-            txn=txn,
-            data_change=data_change,
-            parameters={"predicate": predicate, **(parameters or {})},
-        )
-
-    def _staged_dataset(
-        self,
-        staging: str,
-        files: Sequence[DataFile],
-        schema: T.StructType,
-        partition_by: Sequence[str],
-    ) -> pads.Dataset:
-        data = T.StructType([f for f in schema.fields if f.name not in partition_by])
-        return pads.dataset(
-            [self._storage.full(f"{staging}/{f.path}") for f in files],
-            schema=to_arrow_schema(data, timezone="UTC"),
-            format="parquet",
-            filesystem=self._storage.fs,
-        )
-
-    def _commit_files(
-        self,
-        table: DeltaTable,
-        staging: str,
-        files: Sequence[DataFile],
-        *,
-        schema: T.StructType,
-        removes: Sequence[_log.ActiveFile],
-        operation: str,
-        txn: AppTransaction | None,
-        data_change: bool = True,
-        parameters: Mapping[str, Any] | None = None,
-    ) -> WriteResult:
-        """Publish staged files and commit them (and ``removes``); the staging goes either way."""
-        published = False
-        try:
-            _write.check_not_null(files, schema, name=self.name)
-            self._add_new_columns(table, schema)
-            _write.publish(self._storage, staging, files)
-            published = True
-            version = _log.commit(
-                table,
-                self.name,
-                adds=files,
-                removes=removes,
-                schema=schema,
-                operation=operation,
-                data_change=data_change,
-                app_transaction=(txn.app_id, txn.version) if txn else None,
-                parameters=dict(parameters or {}),
-                retries=self._commit_retries,
-            )
-        except BaseException:
-            if published:
-                _write.unpublish(self._storage, files)
-            raise
-        finally:
-            _write.drop_staging(self._storage, staging)
-        rows = sum(f.num_records for f in files)
-        return WriteResult(self.name, version, rows, len(files), len(removes))
 
     # -- staged writes (pyarrow writers in any process) ------------------------------------
     def new_staging(self) -> Staging:
@@ -344,7 +200,7 @@ class Table:
         nothing. The staging is removed, with any file not listed (e.g. of a failed task
         attempt whose retry wrote its own)."""
         table = self.delta()
-        skipped = self._already_committed(table, txn)
+        skipped = self._commit.already_committed(table, txn)
         wanted = set(files)
         listed = [f for f in self._storage.list_parquet(staging.path) if f[0] in wanted]
         if skipped or not listed:
@@ -358,41 +214,12 @@ class Table:
             schema=schema,
             partition_by=staging.partition_by,
         )
-        return self._commit_files(
+        return self._commit.commit_files(
             table, staging.path, files, schema=schema, removes=[], operation="append", txn=txn
         )
 
     def discard_staged(self, staging: Staging) -> None:
         _write.drop_staging(self._storage, staging.path)
-
-    def _check_rows_match(
-        self,
-        spark: SparkSession,
-        predicate: str,
-        files: Sequence[DataFile],
-        schema: T.StructType,
-        partition_by: Sequence[str],
-    ) -> None:
-        hits = _write.partitions_matching(
-            spark,
-            predicate,
-            [f.partition_values for f in files],
-            schema=schema,
-            partition_by=partition_by,
-            name=self.name,
-        )
-        outside = [f.partition_values for f, hit in zip(files, hits, strict=True) if not hit]
-        if outside:
-            raise PredicateError(
-                f"{self.name}: replace_where {predicate!r} would write rows outside it "
-                f"(partition {outside[0]}); filter the data to the partitions the run owns"
-            )
-
-    def _add_new_columns(self, table: DeltaTable, schema: T.StructType) -> None:
-        current = set(_log.spark_schema(table).fieldNames())
-        new = [f for f in schema.fields if f.name not in current]
-        if new:
-            _log.add_columns(table, new)
 
     def merge(
         self,
