@@ -114,7 +114,7 @@ class ScoreSink:
             # The hour before a batch's first event can reach back across midnight; only the
             # files holding that hour are read, not the days' every score.
             days = sorted({d - dt.timedelta(days=back) for d in dates for back in (0, 1)})
-            first = pc.min(keys["txn_ts"]).as_py()
+            first, last = (v.as_py() for v in pc.min_max(keys["txn_ts"]).values())
             history = self._scored(
                 spark,
                 days,
@@ -126,7 +126,12 @@ class ScoreSink:
             # task, ~1.5 s more.
             cores = spark.sparkContext.defaultParallelism
             rows = self.store.get_online_features(
-                with_velocity(events, history, partitions=cores),
+                with_velocity(
+                    events,
+                    history,
+                    span=(first, last) if first else None,
+                    partitions=cores,
+                ),
                 ["transaction_risk"],
                 timestamp_column="txn_ts",
             )
@@ -207,7 +212,11 @@ class ScoreSink:
 
 
 def with_velocity(
-    events: DataFrame, history: DataFrame, *, partitions: int | None = None
+    events: DataFrame,
+    history: DataFrame,
+    *,
+    span: tuple[dt.datetime, dt.datetime] | None = None,
+    partitions: int | None = None,
 ) -> DataFrame:
     """``events`` with ``txn_count_1h``: the customer's transactions in the hour up to each one,
     inclusive ``(txn_ts - 1h, txn_ts]``, among ``history`` (customer_id, txn_ts of events
@@ -215,8 +224,38 @@ def with_velocity(
     from the stream instead of the last materialized day.
 
     A range window over each customer's transactions in time order, not a join of every event
-    with every earlier one: that grew with the square of a busy customer's hour. ``partitions``:
-    how many tasks count (and run what follows), instead of spark.sql.shuffle.partitions."""
+    with every earlier one: that grew with the square of a busy customer's hour. ``span``: the
+    (first, last) txn_ts the events lie within; history rows in ``(last - 1h, first]`` are in
+    every event's hour, so they are only counted per customer and the window sorts the rest,
+    and a batch's cost does not grow with the hour's volume. ``partitions``: how many tasks
+    count (and run what follows), instead of spark.sql.shuffle.partitions."""
+    earlier = None
+    if span is not None:
+        first, last = span
+        ts = F.col("txn_ts")
+        in_every_hour = F.coalesce(
+            (ts > F.lit(last - VELOCITY_WINDOW)) & (ts <= F.lit(first)), F.lit(False)
+        )
+        earlier = (
+            history.where(in_every_hour)
+            .groupBy("customer_id")
+            .agg(F.count(F.lit(1)).alias("_earlier"))
+        )
+        history = history.where(~in_every_hour)
+    counted = _window_count(events, history, partitions)
+    if earlier is None:
+        return counted
+    # An event without a time has no hour (the window counts it among the customer's others).
+    earlier_count = F.when(F.col("txn_ts").isNotNull(), F.coalesce(F.col("_earlier"), F.lit(0)))
+    total = F.col("txn_count_1h") + F.coalesce(earlier_count, F.lit(0))
+    return (
+        counted.join(F.broadcast(earlier), on="customer_id", how="left")
+        .withColumn("txn_count_1h", total)
+        .select(*counted.columns)
+    )
+
+
+def _window_count(events: DataFrame, history: DataFrame, partitions: int | None) -> DataFrame:
     micros = F.unix_micros("txn_ts")
     window = (
         Window.partitionBy("customer_id")

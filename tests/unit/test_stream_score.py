@@ -77,6 +77,43 @@ def test_velocity_equals_counting_every_pair_by_hand(spark):
     assert {r["txn_id"]: r["txn_count_1h"] for r in got.collect()} == expected
 
 
+@pytest.mark.parametrize("spread_minutes", [0.5, 30, 90])
+def test_velocity_with_the_events_span_equals_counting_by_hand(spark, spread_minutes):
+    # The span's middle (in every event's hour) is counted per customer, the rest in the
+    # window: the same counts, including history later than some events and a batch whose
+    # span is longer than the hour (no middle).
+    rng = random.Random(11)
+    customers = [f"c{i}" for i in range(5)]
+    history = [(rng.choice(customers), at(rng.uniform(-130, 2))) for _ in range(400)]
+    history.append(("c0", None))
+    events = [
+        (f"t{i}", rng.choice(customers), at(rng.uniform(0, spread_minutes))) for i in range(60)
+    ]
+    events.append(("t-none", "c0", None))
+    everything = [(c, ts) for c, ts in history if ts] + [(c, ts) for _, c, ts in events if ts]
+    expected = {
+        t: sum(1 for c2, ts2 in everything if c2 == c and ts - dt.timedelta(hours=1) < ts2 <= ts)
+        for t, c, ts in events
+        if ts
+    }
+    stamps = [ts for _, _, ts in events if ts]
+    schema = "txn_id string, customer_id string, txn_ts timestamp"
+    spans = {
+        "split": with_velocity(
+            spark.createDataFrame(events, schema),
+            spark.createDataFrame(history, "customer_id string, txn_ts timestamp"),
+            span=(min(stamps), max(stamps)),
+        ),
+        "whole": with_velocity(
+            spark.createDataFrame(events, schema),
+            spark.createDataFrame(history, "customer_id string, txn_ts timestamp"),
+        ),
+    }
+    got = {k: {r["txn_id"]: r["txn_count_1h"] for r in v.collect()} for k, v in spans.items()}
+    assert {t: n for t, n in got["split"].items() if t != "t-none"} == expected
+    assert got["split"] == got["whole"]
+
+
 @pytest.mark.parametrize(
     "txn_ts",
     [
