@@ -10,17 +10,20 @@ with the one-line error.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
+import os
+import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pyspark.sql.streaming import StreamingQuery
 
 from lakehouse.errors import SourceUnavailableError
 
-__all__ = ["app_logging", "run_app", "run_query", "source_options"]
+__all__ = ["app_logging", "app_main", "run_app", "run_query", "source_options"]
 
 log = logging.getLogger(__name__)
 
@@ -159,3 +162,48 @@ def app_logging(spark, *, verbose: bool) -> None:
     log4j.core.config.Configurator.setLevel(
         "org.apache.spark.sql.execution.streaming", log4j.Level.OFF
     )
+
+
+# (spark, cfg, the parsed arguments, the stop event, the progress file) -> the app's result.
+StartApp = Callable[..., object]
+
+
+def app_main(
+    app: str,
+    argv: Sequence[str] | None,
+    *,
+    description: str,
+    arguments: Callable[[argparse.ArgumentParser], None],
+    start: StartApp,
+) -> int:
+    """The command line of a streaming app (``python -m`` or ``spark-submit``): ``--env`` and
+    ``--verbose`` plus the app's ``arguments``; SIGTERM or SIGINT stops it after the batch in
+    flight; a lakehouse error is one red line and exit status 2."""
+    from rich.console import Console
+
+    from lakehouse.config import load_config
+    from lakehouse.errors import LakehouseError
+    from lakehouse.session import build_spark
+    from streaming.ops import progress_path
+
+    parser = argparse.ArgumentParser(prog=app, description=description)
+    parser.add_argument("--env", help="conf/<env>.yaml (default: $LAKEHOUSE_ENV or local)")
+    arguments(parser)
+    parser.add_argument("--verbose", action="store_true", help="full tracebacks on errors")
+    args = parser.parse_args(argv)
+    console = Console(stderr=True, soft_wrap=True)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        cfg = load_config(args.env, environ=os.environ)
+        spark = build_spark(app, cfg)
+        app_logging(spark, verbose=args.verbose)
+        result = start(spark, cfg, args, stop, progress_path(cfg, app))
+    except LakehouseError as err:
+        if args.verbose:
+            log.exception("%s failed", app)
+        console.print(f"[bold red]error:[/] {err}", highlight=False)
+        return 2
+    print(result)
+    return 0

@@ -46,9 +46,6 @@ crash is replayed from the checkpoint and, thanks to the app transactions, writt
 from __future__ import annotations
 
 import argparse
-import logging
-import os
-import signal
 import sys
 import threading
 from collections.abc import Sequence
@@ -61,14 +58,13 @@ from lakehouse.config import Config
 from lakehouse.delta import Warehouse
 from lakehouse.errors import ConfigError
 from streaming._ingest_sink import AfterCommit, BatchResult, IngestSink
-from streaming._lifecycle import app_logging, run_app, source_options
+from streaming._lifecycle import app_main, run_app, source_options
 
 __all__ = ["APP", "IngestRun", "main", "run"]
 
 APP = "ingest_transactions"
 SOURCE_TOPIC = "transactions"
 DEAD_LETTER_TOPIC = "transactions_dead_letter"
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -163,46 +159,28 @@ def run(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from rich.console import Console
+    def arguments(parser: argparse.ArgumentParser) -> None:
+        until = parser.add_mutually_exclusive_group()
+        until.add_argument(
+            "--once", action="store_true", help="what is in the topic now, then exit"
+        )
+        until.add_argument("--available-now", action="store_true", help="the same as --once")
+        parser.add_argument("--max-offsets", type=int, help="events per micro-batch at most")
+        parser.add_argument("--topic", help=f"the topic to read (default: {SOURCE_TOPIC})")
 
-    from lakehouse.config import load_config
-    from lakehouse.errors import LakehouseError
-    from lakehouse.session import build_spark
-    from streaming.ops import progress_path
-
-    parser = argparse.ArgumentParser(prog=APP, description=__doc__.split("\n\n")[0])
-    parser.add_argument("--env", help="conf/<env>.yaml (default: $LAKEHOUSE_ENV or local)")
-    until = parser.add_mutually_exclusive_group()
-    until.add_argument("--once", action="store_true", help="what is in the topic now, then exit")
-    until.add_argument("--available-now", action="store_true", help="the same as --once")
-    parser.add_argument("--max-offsets", type=int, help="events per micro-batch at most")
-    parser.add_argument("--topic", help=f"the topic to read (default: {SOURCE_TOPIC})")
-    parser.add_argument("--verbose", action="store_true", help="full tracebacks on errors")
-    args = parser.parse_args(argv)
-    console = Console(stderr=True, soft_wrap=True)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    try:
-        cfg = load_config(args.env, environ=os.environ)
-        spark = build_spark(APP, cfg)
-        app_logging(spark, verbose=args.verbose)
-        result = run(
+    def start(spark, cfg, args, stop, progress) -> IngestRun:
+        return run(
             spark,
             cfg,
             available_now=args.once or args.available_now,
             max_offsets=args.max_offsets,
             source_topic=args.topic,
             stop_event=stop,
-            progress=progress_path(cfg, APP),
+            progress=progress,
         )
-    except LakehouseError as err:
-        if args.verbose:
-            log.exception("%s failed", APP)
-        console.print(f"[bold red]error:[/] {err}", highlight=False)
-        return 2
-    print(result)
-    return 0
+
+    description = __doc__.split("\n\n")[0]
+    return app_main(APP, argv, description=description, arguments=arguments, start=start)
 
 
 if __name__ == "__main__":
