@@ -60,14 +60,12 @@ def build_spark(app_name: str, cfg: Config) -> SparkSession:
 
 def _use_lean_spark_home() -> None:
     # Read by PySpark's launcher when it starts the JVM (see _spark_home.py); a session that
-    # already runs keeps its home.
+    # already runs keeps the home it started with.
     import pyspark
     from pyspark.find_spark_home import _find_spark_home
 
     from lakehouse._spark_home import lean_spark_home
 
-    if SparkSession.getActiveSession() is not None:
-        return
     package = Path(pyspark.__file__).parent
     home = lean_spark_home(
         Path(_find_spark_home()),

@@ -18,10 +18,15 @@ import signal
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
 from lakehouse.errors import SourceUnavailableError
+
+if TYPE_CHECKING:
+    from lakehouse.config import Config
 
 __all__ = ["app_logging", "app_main", "run_app", "run_query", "source_options"]
 
@@ -165,7 +170,7 @@ def app_logging(spark, *, verbose: bool) -> None:
 
 
 # (spark, cfg, the parsed arguments, the stop event, the progress file) -> the app's result.
-StartApp = Callable[..., object]
+StartApp = Callable[[SparkSession, "Config", argparse.Namespace, threading.Event, Path], object]
 
 
 def app_main(

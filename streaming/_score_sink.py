@@ -246,8 +246,9 @@ def with_velocity(
     if earlier is None:
         return counted
     # An event without a time has no hour (the window counts it among the customer's others).
-    earlier_count = F.when(F.col("txn_ts").isNotNull(), F.coalesce(F.col("_earlier"), F.lit(0)))
-    total = F.col("txn_count_1h") + F.coalesce(earlier_count, F.lit(0))
+    has_time = F.col("txn_ts").isNotNull()
+    earlier_count = F.when(has_time, F.coalesce(F.col("_earlier"), F.lit(0))).otherwise(0)
+    total = F.col("txn_count_1h") + earlier_count
     return (
         counted.join(F.broadcast(earlier), on="customer_id", how="left")
         .withColumn("txn_count_1h", total)
