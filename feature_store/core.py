@@ -259,6 +259,8 @@ class OnDemandFeatureView:
     features: tuple[Feature, ...]
     inputs: tuple[str, ...]
     transform: Callable[[DataFrame, Mapping[str, Any]], DataFrame]
+    # The same transform over a pyarrow Table, for serving without Spark (online_arrow.py).
+    arrow_transform: Callable[[Any, Mapping[str, Any]], Any] | None = None
     description: str = ""
     owner: str = ""
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -269,6 +271,10 @@ class OnDemandFeatureView:
         _check(bool(self.sources), f"{owner}: name the feature views it reads in sources")
         _check(bool(self.owner and self.description), f"{owner}: give an owner and a description")
         _check(callable(self.transform), f"{owner}: transform must be a function")
+        _check(
+            self.arrow_transform is None or callable(self.arrow_transform),
+            f"{owner}: arrow_transform must be a function",
+        )
         available = {n for view in self.sources for n in view.feature_names}
         available |= {f.name for f in self.request}
         unknown = [c for c in self.inputs if c not in available]

@@ -8,6 +8,9 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -101,6 +104,49 @@ def transaction_risk_columns(rows: DataFrame, resources: Mapping[str, Any]) -> D
     )
 
 
+def transaction_risk_arrow(rows: pa.Table, resources: Mapping[str, Any]) -> pa.Table:
+    """transaction_risk_columns over a pyarrow Table (serving without Spark): the same
+    arithmetic in the same order, so amount_zscore is bit-equal; the distance may differ from
+    the JVM's trigonometry in the last bits (tests/unit/test_feature_transforms.py)."""
+    amount = pc.cast(rows["amount"], pa.float64())
+    mean, std = rows["spend_mean_90d"], rows["spend_std_90d"]
+    scored = pc.and_kleene(pc.less(amount, 0.0), pc.greater(std, 0.0))
+    zscore = pc.divide(pc.subtract(pc.negate(amount), mean), std)
+    here, home = rows["location"], rows["home_location"]
+    has_location = pc.and_kleene(pc.is_valid(here), pc.not_equal(here, ""))
+    same_place = pc.fill_null(
+        pc.or_kleene(pc.equal(here, home), pc.and_(pc.is_null(here), pc.is_null(home))), False
+    )
+    return (
+        rows.append_column(
+            "amount_zscore", pc.if_else(scored, zscore, pa.scalar(None, pa.float64()))
+        )
+        .append_column("distance_from_home_km", _distance_km(here, home, resources["locations"]))
+        .append_column("is_away_from_home", pc.and_kleene(has_location, pc.invert(same_place)))
+    )
+
+
+def _distance_km(here, home, locations: Mapping[str, tuple[float, float]]) -> pa.Array:
+    names = list(locations)
+    points = np.array([locations[n] for n in names], dtype=float).reshape(-1, 2)
+
+    def coordinates(place) -> tuple[np.ndarray, np.ndarray]:
+        where = pc.index_in(place, value_set=pa.array(names, pa.string()))
+        found = pc.is_valid(where).to_numpy(zero_copy_only=False)
+        index = pc.fill_null(where, 0).to_numpy(zero_copy_only=False)
+        lat = np.where(found, points[index, 0] if names else np.nan, np.nan)
+        lon = np.where(found, points[index, 1] if names else np.nan, np.nan)
+        return lat, lon
+
+    (lat1, lon1), (lat2, lon2) = coordinates(here), coordinates(home)
+    d_lat, d_lon = np.radians(lat2 - lat1), np.radians(lon2 - lon1)
+    a = np.sin(d_lat / 2) ** 2 + np.cos(np.radians(lat1)) * np.cos(np.radians(lat2)) * (
+        np.sin(d_lon / 2) ** 2
+    )
+    km = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))
+    return pa.array(km, pa.float64(), mask=np.isnan(km))
+
+
 transaction_risk = OnDemandFeatureView(
     name="transaction_risk",
     sources=(customer_spend, customer_fraud_profile),
@@ -115,6 +161,7 @@ transaction_risk = OnDemandFeatureView(
         Feature("is_away_from_home", "boolean", "a location other than the usual one"),
     ),
     transform=transaction_risk_columns,
+    arrow_transform=transaction_risk_arrow,
     owner=OWNER,
     description="How unusual one transaction is for its customer (computed per request)",
     tags={"domain": "fraud", "models": "fraud"},

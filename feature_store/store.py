@@ -20,6 +20,7 @@ from pyspark.sql import functions as F
 from feature_store.core import FEATURE_DATE, FeatureView, OnDemandFeatureView
 from feature_store.materialize import Materialized, materialize_view
 from feature_store.online import apply_on_demand, join_online, stored_table
+from feature_store.online_arrow import OnlineSnapshot, OnlineTable
 from feature_store.point_in_time import as_of_join, check_entity_rows
 from feature_store.registry import AnyView, Registry
 from feature_store.resources import load_resources
@@ -126,6 +127,20 @@ class FeatureStore:
             )
         rows = apply_on_demand(rows, on_demand, self.resources)
         return self._select(rows, requests, requested, feature_timestamps=False)
+
+    def online_snapshot(self, features: Sequence[str | AnyView]) -> OnlineSnapshot:
+        """What ``get_online_features`` reads, pinned at the online tables' current versions,
+        for lookups without Spark (``OnlineSnapshot.lookup`` in any process)."""
+        requested, stored, on_demand = self._plan(features)
+        return OnlineSnapshot(
+            tables=tuple(
+                OnlineTable.pin(stored_table(self.warehouse, view, online=True), view)
+                for view in stored
+            ),
+            on_demand=tuple(on_demand),
+            resources=self.resources,
+            features=tuple(n for v in requested for n in v.feature_names),
+        )
 
     def _plan(
         self, features: Sequence[str | AnyView]

@@ -1,10 +1,10 @@
 """The streaming scorer's valid events, built where the records are read: each Spark task of a
-micro-batch (``mapInArrow`` over the batch's offset ranges, as the ingest's _ingest_task.py)
-reads its ranges from Kafka, turns them into typed valid events with the ingest's Arrow
+micro-batch (_score_task.py) turns its records into typed valid events with the ingest's Arrow
 transforms (_ingest_arrow.py), each txn_id once among its own rows, and stages them as a
-Parquet file in the scores table's staging area; ``later_deliveries`` then finds, from the
-files' keys read in the driver, the deliveries to drop across tasks and ``first_deliveries``
-drops them.
+Parquet file in the scores table's staging area. The driver reads the files' keys
+(``read_keys``): ``one_task_each`` says whether the tasks' own scores stand; if not,
+``later_deliveries`` finds the deliveries to drop across tasks and ``first_deliveries`` drops
+them before the Spark plan scores the batch.
 
 Why not Spark SQL: parsing, flagging and typing 50,000 events through the JVM cost ~9 s a batch;
 the Arrow transforms are proven equal to the Spark ones (tests/unit/test_ingest_arrow.py) and
@@ -16,13 +16,10 @@ and a sort of every event) and building the cache cost ~2.5 s of a 250,000-event
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -30,16 +27,13 @@ from lakehouse.delta._files import Storage
 from lakehouse.quality import QualitySuite
 from streaming import _ingest_arrow as arrow
 from streaming._ingest_task import first_per_txn
-from streaming._kafka_options import KafkaOptions
-from streaming.kafka_source import read_ranges_rows
 
 __all__ = [
     "KEY_COLUMNS",
-    "STAGED",
     "VALID_EVENTS",
-    "ScoreEventsTask",
     "first_deliveries",
     "later_deliveries",
+    "one_task_each",
     "read_keys",
     "valid_events",
 ]
@@ -65,39 +59,10 @@ VALID_EVENTS = pa.schema(
 )
 # A txn_id's first delivery: the lowest partition, then the lowest offset.
 _DELIVERY_ORDER = ("partition", "offset")
-# What the driver reads of the staged events: a delivery's txn_id, time and coordinates.
-KEY_COLUMNS = ("txn_id", "txn_date", "txn_ts", "topic", "partition", "offset")
+# What the driver reads of the staged events: a delivery's txn_id, customer, time and
+# coordinates (and, as ``task``, which file it is in).
+KEY_COLUMNS = ("txn_id", "customer_id", "txn_date", "txn_ts", "topic", "partition", "offset")
 _DELIVERY = ["topic", "partition", "offset"]
-# What each task reports: its staged file (None: no valid events). Only successful attempts
-# report, so a failed attempt's file is never read.
-STAGED = pa.schema([("file", pa.string())])
-
-
-@dataclass(frozen=True)
-class ScoreEventsTask:
-    """Picklable: Spark ships it to each task's Python worker. Stages the task's valid events
-    (VALID_EVENTS, each txn_id once among them) as one Parquet file under ``events_dir`` and
-    yields a STAGED row."""
-
-    suite: QualitySuite
-    query_id: str
-    batch_id: int
-    run_id: str
-    kafka: KafkaOptions  # the source's: the task reads its ranges with them
-    uri: str  # the scores table's
-    events_dir: str  # relative to ``uri``
-
-    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        records = read_ranges_rows(batches, self.kafka)
-        events = valid_events(
-            records,
-            self.suite,
-            query_id=self.query_id,
-            batch_id=self.batch_id,
-            run_id=self.run_id,
-        )
-        file = Storage(self.uri).write_parquet(self.events_dir, events) if events.num_rows else None
-        yield pa.RecordBatch.from_pylist([{"file": file}], schema=STAGED)
 
 
 def valid_events(
@@ -142,13 +107,26 @@ def _doubles(amount: pa.ChunkedArray) -> pa.Array:
 
 
 def read_keys(storage: Storage, files: list[str]) -> pa.Table:
-    """The KEY_COLUMNS of the staged events ``files`` (relative to ``storage``)."""
-    if not files:
-        return VALID_EVENTS.empty_table().select(list(KEY_COLUMNS))
-    dataset = pads.dataset(
-        [storage.full(f) for f in files], schema=VALID_EVENTS, filesystem=storage.fs
-    )
-    return dataset.to_table(columns=list(KEY_COLUMNS))
+    """The KEY_COLUMNS of the staged events ``files`` (relative to ``storage``), and ``task``:
+    the index of the file (a task's) each row is in."""
+    parts = [
+        pq.read_table(storage.full(f), columns=list(KEY_COLUMNS), filesystem=storage.fs)
+        for f in files
+    ]
+    keys = pa.schema([VALID_EVENTS.field(c) for c in KEY_COLUMNS]).empty_table()
+    keys = pa.concat_tables([keys, *(p.cast(keys.schema) for p in parts)])
+    task = np.repeat(np.arange(len(parts), dtype=np.int32), [p.num_rows for p in parts])
+    return keys.append_column("task", pa.array(task, pa.int32()))
+
+
+def one_task_each(keys: pa.Table) -> bool:
+    """Whether every txn_id and every customer of ``keys`` (read_keys') is in one task only:
+    then each task's events are all it needs to score them."""
+    for column in ("txn_id", "customer_id"):
+        tasks = keys.group_by(column).aggregate([("task", "count_distinct")])
+        if tasks.num_rows and pc.max(tasks["task_count_distinct"]).as_py() > 1:
+            return False
+    return True
 
 
 def later_deliveries(keys: pa.Table) -> pa.Table:

@@ -27,25 +27,19 @@ from pyspark.sql.pandas.types import from_arrow_schema
 
 from lakehouse.delta import AppTransaction, Table, Warehouse
 from lakehouse.delta._files import Storage
+from lakehouse.delta._staged import Staging
 from lakehouse.quality import QualitySuite
 from models.anomaly import INPUT_COLUMNS
 from schemas.streaming import TRANSACTION_SCORES_STREAM
 from streaming._kafka_options import KafkaOptions
 from streaming._produce import produce_all
-from streaming._score_events import (
-    STAGED,
-    VALID_EVENTS,
-    ScoreEventsTask,
-    first_deliveries,
-    read_keys,
-)
+from streaming._score_events import VALID_EVENTS, first_deliveries, one_task_each, read_keys
 from streaming._score_model import ChampionModel, score_partition
+from streaming._score_task import KAFKA_COLUMNS, SUMMARY, VELOCITY_WINDOW, ScoreTask, scored_files
 
 __all__ = ["ScoreBatch", "ScoreSink", "with_velocity"]
 
-VELOCITY_WINDOW = dt.timedelta(hours=1)
 _VELOCITY_MICROS = VELOCITY_WINDOW // dt.timedelta(microseconds=1)
-_KAFKA = ("topic", "partition", "offset", "kafka_ts")
 
 
 @dataclass(frozen=True)
@@ -56,6 +50,7 @@ class ScoreBatch:
     model_version: str | None
     skipped: bool  # replayed after its commit: nothing written again
     seconds: float
+    in_tasks: bool = False  # scored in the reading tasks (else by the Spark plan)
 
 
 @dataclass
@@ -92,95 +87,117 @@ class ScoreSink:
         spark = raw.sparkSession
         ref, broadcast = self.model.current(spark)
         storage = Storage(self.table.uri)
-        staging = storage.new_staging_dir()
-        try:
-            files = self._stage_events(raw, batch_id, staging)
-            keys = read_keys(storage, files)
-            dates = pc.unique(keys["txn_date"]).to_pylist()
-            typed = first_deliveries(self._read_events(spark, storage, files), keys)
-            # A re-sent event has the same txn_ts: its twin can only be in its own date, and in
-            # files whose txn_id range covers it.
-            low, high = pc.min_max(keys["txn_id"]).values()
-            events = typed.join(
-                self._scored(
-                    spark,
-                    dates,
-                    ["txn_id", "txn_date"],
-                    [("txn_id", ">=", low.as_py()), ("txn_id", "<=", high.as_py())],
-                ),
-                on=["txn_id", "txn_date"],
-                how="left_anti",
-            )
-            # The hour before a batch's first event can reach back across midnight; only the
-            # files holding that hour are read, not the days' every score.
-            days = sorted({d - dt.timedelta(days=back) for d in dates for back in (0, 1)})
-            first, last = (v.as_py() for v in pc.min_max(keys["txn_ts"]).values())
-            history = self._scored(
-                spark,
-                days,
-                ["customer_id", "txn_ts"],
-                [("txn_ts", ">", first - VELOCITY_WINDOW)] if first else [],
-            )
-            # A task per core from here (velocity, features, model, write): with the session's
-            # shuffle partitions (8 here) a 50,000-event batch paid a model call and a file per
-            # task, ~1.5 s more.
-            cores = spark.sparkContext.defaultParallelism
-            rows = self.store.get_online_features(
-                with_velocity(
-                    events,
-                    history,
-                    span=(first, last) if first else None,
-                    partitions=cores,
-                ),
-                ["transaction_risk"],
-                timestamp_column="txn_ts",
-            )
-            columns = list(TRANSACTION_SCORES_STREAM.column_names)
-            scoring_input = rows.select(
-                *INPUT_COLUMNS, "txn_date", *_KAFKA, *self._batch_columns(batch_id)
-            )
-            scored = scoring_input.mapInPandas(
-                lambda it: score_partition(it, ref=ref, broadcast=broadcast, columns=columns),
-                TRANSACTION_SCORES_STREAM.schema,
-            )
-            alerts: list[dict] = []
-
-            def send_alerts(staged: pads.Dataset) -> None:
-                # From the staged files, before the commit: the scores are computed once (no
-                # cache, no second job) and the alerts still go out first (at least once).
-                alerts.extend(staged.to_table(filter=pads.field("is_alert")).to_pylist())
-                produce_all(
-                    self.bootstrap, self.alerts_topic, [_alert(a, self.app) for a in alerts]
-                )
-
-            written = self.table.write(
-                scored, mode="append", txn=txn, before_commit=send_alerts
-            ).rows_written
-        finally:
-            with contextlib.suppress(OSError):
-                storage.delete_dir(staging)
-        self._record(
-            ScoreBatch(
-                batch_id, written, len(alerts), ref.version, False, time.monotonic() - started
-            )
-        )
-
-    def _stage_events(self, raw: DataFrame, batch_id: int, staging: str) -> list[str]:
-        """The batch's valid events staged under ``staging`` (the ingest app dead-letters the
-        others), each txn_id once per task: the files, relative to the table's root."""
-        task = ScoreEventsTask(
+        events_dir = storage.new_staging_dir()
+        scores = self.table.new_staging()
+        task = ScoreTask(
             suite=self.suite,
+            kafka=self.kafka,
             query_id=self.query_id,
             batch_id=batch_id,
             run_id=f"{self.app}:{self.query_id}:{batch_id}",
-            kafka=self.kafka,
             uri=self.table.uri,
-            events_dir=staging,
+            events_dir=events_dir,
+            scores=scores,
+            files=scored_files(self.table.active_files()),
+            online=self.store.online_snapshot(["transaction_risk"]),
+            model=ref,
+            broadcast=broadcast,
         )
-        # ``raw`` holds the batch's offset ranges (rangesOnly), grouped by the source into a
-        # partition per core (rangeGroups); each task reads its ranges and stages its events.
-        staged = raw.mapInArrow(task, from_arrow_schema(STAGED)).toArrow()
-        return [f for f in staged["file"].to_pylist() if f is not None]
+        try:
+            # ``raw`` holds the batch's offset ranges (rangesOnly), grouped by the source into a
+            # partition per core (rangeGroups), a Kafka partition's range never split.
+            summary = raw.mapInArrow(task, from_arrow_schema(SUMMARY)).toArrow()
+            files = [f for f in summary["events_file"].to_pylist() if f is not None]
+            keys = read_keys(storage, files)
+            in_tasks = all(summary["scored"].to_pylist()) and one_task_each(keys)
+            if in_tasks:
+                done_files = [f for fs in summary["score_files"].to_pylist() for f in fs]
+                written, alerts = self._commit_staged(scores, done_files, txn)
+            else:
+                self.table.discard_staged(scores)
+                plan = self._scores_plan(spark, storage, files, keys, batch_id, ref, broadcast)
+                written, alerts = self._write(plan, txn)
+        finally:
+            with contextlib.suppress(OSError):
+                storage.delete_dir(events_dir)
+            with contextlib.suppress(OSError):
+                self.table.discard_staged(scores)
+        seconds = time.monotonic() - started
+        self._record(
+            ScoreBatch(batch_id, written, alerts, ref.version, False, seconds, in_tasks=in_tasks)
+        )
+
+    def _commit_staged(
+        self, scores: Staging, files: list[str], txn: AppTransaction
+    ) -> tuple[int, int]:
+        """The tasks' scores: alerts out (acknowledged), then one commit."""
+        rows = scores.read(files)
+        alerts = [] if rows is None else rows.filter(pc.field("is_alert")).to_pylist()
+        self._send(alerts)
+        return self.table.commit_staged(scores, files, txn=txn).rows_written, len(alerts)
+
+    def _write(self, scored: DataFrame, txn: AppTransaction) -> tuple[int, int]:
+        alerts: list[dict] = []
+
+        def send_alerts(staged: pads.Dataset) -> None:
+            # From the staged files, before the commit: the scores are computed once (no
+            # cache, no second job) and the alerts still go out first (at least once).
+            alerts.extend(staged.to_table(filter=pads.field("is_alert")).to_pylist())
+            self._send(alerts)
+
+        written = self.table.write(scored, mode="append", txn=txn, before_commit=send_alerts)
+        return written.rows_written, len(alerts)
+
+    def _send(self, alerts: list[dict]) -> None:
+        produce_all(self.bootstrap, self.alerts_topic, [_alert(a, self.app) for a in alerts])
+
+    def _scores_plan(
+        self, spark, storage: Storage, files: list[str], keys, batch_id: int, ref, broadcast
+    ) -> DataFrame:
+        """The batch's scores as a Spark plan, from the staged events: for a batch the tasks
+        could not score alone (a customer's or a txn_id's events in two tasks)."""
+        dates = pc.unique(keys["txn_date"]).to_pylist()
+        typed = first_deliveries(self._read_events(spark, storage, files), keys)
+        # A re-sent event has the same txn_ts: its twin can only be in its own date, and in
+        # files whose txn_id range covers it.
+        low, high = pc.min_max(keys["txn_id"]).values()
+        events = typed.join(
+            self._scored(
+                spark,
+                dates,
+                ["txn_id", "txn_date"],
+                [("txn_id", ">=", low.as_py()), ("txn_id", "<=", high.as_py())],
+            ),
+            on=["txn_id", "txn_date"],
+            how="left_anti",
+        )
+        # The hour before a batch's first event can reach back across midnight; only the
+        # files holding that hour are read, not the days' every score.
+        days = sorted({d - dt.timedelta(days=back) for d in dates for back in (0, 1)})
+        first, last = (v.as_py() for v in pc.min_max(keys["txn_ts"]).values())
+        history = self._scored(
+            spark,
+            days,
+            ["customer_id", "txn_ts"],
+            [("txn_ts", ">", first - VELOCITY_WINDOW)] if first else [],
+        )
+        # A task per core from here (velocity, features, model, write): with the session's
+        # shuffle partitions (8 here) a 50,000-event batch paid a model call and a file per
+        # task, ~1.5 s more.
+        cores = spark.sparkContext.defaultParallelism
+        rows = self.store.get_online_features(
+            with_velocity(events, history, span=(first, last) if first else None, partitions=cores),
+            ["transaction_risk"],
+            timestamp_column="txn_ts",
+        )
+        columns = list(TRANSACTION_SCORES_STREAM.column_names)
+        scoring_input = rows.select(
+            *INPUT_COLUMNS, "txn_date", *KAFKA_COLUMNS, *self._batch_columns(batch_id)
+        )
+        return scoring_input.mapInPandas(
+            lambda it: score_partition(it, ref=ref, broadcast=broadcast, columns=columns),
+            TRANSACTION_SCORES_STREAM.schema,
+        )
 
     def _read_events(self, spark, storage: Storage, files: list[str]) -> DataFrame:
         schema = from_arrow_schema(VALID_EVENTS)

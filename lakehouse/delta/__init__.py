@@ -8,11 +8,13 @@ txns.to_spark(spark, version=3, filters=[("txn_date", ">=", "2024-05-01")])
 """
 
 from lakehouse.delta._filters import Filter
+from lakehouse.delta._log import ActiveFile
 from lakehouse.delta._merge import MergeResult
 from lakehouse.delta.table import AppTransaction, Table, WriteMode, WriteResult
 from lakehouse.delta.warehouse import TableInfo, Warehouse
 
 __all__ = [
+    "ActiveFile",
     "AppTransaction",
     "Filter",
     "MergeResult",

@@ -113,6 +113,16 @@ class Table:
             frame = frame.filter(_filters.to_condition(checked))
         return frame.select(*columns) if columns else frame
 
+    def active_files(
+        self, *, version: int | None = None, filters: Sequence[Filter] | None = None
+    ) -> list[_log.ActiveFile]:
+        """The data files of the table (at ``version``) that may hold rows passing ``filters``
+        (by partition values and statistics), with their statistics: for readers that plan
+        their own reads (e.g. a Spark task reading a few files with pyarrow)."""
+        table = self.delta(version=version)
+        checked = _filters.validate(filters or [], _log.spark_schema(table), self.name)
+        return [f for f in _log.active_files(table) if _filters.may_match(checked, f)]
+
     def to_arrow_dataset(
         self, *, version: int | None = None, as_of: dt.datetime | None = None
     ) -> pads.Dataset:

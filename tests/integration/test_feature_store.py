@@ -9,6 +9,7 @@ import math
 import random
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
@@ -215,6 +216,60 @@ def test_transaction_risk_matches_a_hand_computation(store, spark, cfg):
         distance = _haversine(locations[row["location"]], locations[home])
         assert row["distance_from_home_km"] == pytest.approx(distance, rel=1e-9)
         assert row["is_away_from_home"] == (row["location"] != home)
+
+
+def test_the_arrow_lookup_equals_the_spark_one(store, spark):
+    # The streaming tasks' lookup (OnlineSnapshot, no Spark) against get_online_features over
+    # the same requests: known and unknown customers, before and after the stamps and beyond
+    # the TTL, credits, unknown, empty and NULL places.
+    rng = random.Random(9)
+    customers = sorted({r["customer_id"] for r in _rows(store, "features.customer_spend")})
+    places = ["Munich", "Lagos", "London", "Atlantis", "", None]
+    requests = [
+        (
+            f"r{i}",
+            rng.choice([*customers, "C-nobody"]),
+            T(2024, 4, rng.choice([6, 7, 8, 9, 30]), rng.randrange(24)),
+            round(rng.uniform(-900, 300), 2),
+            rng.choice(places),
+        )
+        for i in range(400)
+    ]
+    schema = "request_id string, customer_id string, txn_ts timestamp, amount double, "
+    schema += "location string"
+    features = ["customer_spend", "transaction_risk"]
+    frame = spark.createDataFrame(requests, schema)
+    want = {
+        r["request_id"]: r.asDict()
+        for r in store.get_online_features(frame, features, timestamp_column="txn_ts").collect()
+    }
+    snapshot = store.online_snapshot(features)
+    arrow = pa.Table.from_pylist(
+        [dict(zip(frame.columns, r, strict=True)) for r in requests],
+        schema=pa.schema(
+            [
+                ("request_id", pa.string()),
+                ("customer_id", pa.string()),
+                ("txn_ts", pa.timestamp("us", tz="UTC")),
+                ("amount", pa.float64()),
+                ("location", pa.string()),
+            ]
+        ),
+    )
+    got = snapshot.lookup(arrow, timestamp_column="txn_ts")
+    assert got.column_names == list(want["r0"])
+    assert got.num_rows == len(requests)
+    for row in got.to_pylist():
+        expected = want[row["request_id"]]
+        distance, spark_distance = (
+            row.pop("distance_from_home_km"),
+            expected.pop("distance_from_home_km"),
+        )
+        assert (distance is None) == (spark_distance is None)
+        assert distance is None or distance == pytest.approx(spark_distance, rel=1e-12)
+        assert {k: _naive_utc(v) for k, v in row.items()} == expected
+    assert any(r["amount_zscore"] is not None for r in want.values())
+    assert any(r["spend_mean_90d"] is None for r in want.values())
 
 
 def _online(store: FeatureStore, requests):

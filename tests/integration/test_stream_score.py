@@ -58,8 +58,11 @@ class Events:
     """Transactions of DAY, per customer in time order, keyed by customer (one partition
     each, so a customer's earlier events are never in a later micro-batch)."""
 
-    def __init__(self, bootstrap: str, topic: str, customers: list[str]) -> None:
+    def __init__(
+        self, bootstrap: str, topic: str, customers: list[str], *, elsewhere: bool = True
+    ) -> None:
         self.topic, self.customers = topic, customers
+        self.elsewhere = elsewhere  # re-send some events keyed by another customer
         self.sent: dict[str, dict] = {}
         self.producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
 
@@ -85,7 +88,7 @@ class Events:
             if i % 23 == 0:  # a producer retry: the same event again
                 self._produce(customer, json.dumps(event).encode())
             if i % 29 == 0:  # a re-send keyed otherwise: on another partition, another task's
-                other = self.customers[(i + 1) % len(self.customers)]
+                other = self.customers[(i + int(self.elsewhere)) % len(self.customers)]
                 self._produce(other, json.dumps(event).encode())
             if i % 31 == 0:  # something the ingest app dead-letters: skipped here
                 self._produce(customer, b'{"txn_id": "broken", "amount": "N/A"')
@@ -111,8 +114,9 @@ def expected(events: dict[str, dict], warehouse: Warehouse, model) -> pd.DataFra
     return model.predict_frame(rows[list(INPUT_COLUMNS)].reset_index(drop=True))
 
 
-def stored(warehouse: Warehouse) -> pd.DataFrame:
-    return DeltaTable(warehouse.uri_for(SCORES)).to_pandas()
+def stored(warehouse: Warehouse, txn_ids) -> pd.DataFrame:
+    rows = DeltaTable(warehouse.uri_for(SCORES)).to_pandas()
+    return rows[rows["txn_id"].isin(txn_ids)]
 
 
 def alerts_on(bootstrap: str, topic: str, expected_count: int) -> list:
@@ -135,14 +139,18 @@ def topics() -> tuple[str, str]:
     return f"score-txn-{suffix}", f"alerts-{suffix}"
 
 
+@pytest.mark.parametrize("elsewhere", [False, True], ids=["in-tasks", "spark-plan"])
 def test_every_valid_event_is_scored_once_as_in_process_and_alerts_reach_the_topic(
-    spark, world, tmp_path
+    spark, world, tmp_path, elsewhere
 ):
+    # Keyed by customer, each batch is scored in its reading tasks; with re-sends keyed by
+    # another customer (another partition, another task) the batch goes through the Spark plan.
     warehouse, cfg, customers = world
     bootstrap = kafka_bootstrap(cfg)
     topic, alerts_topic = topics()
-    events = Events(bootstrap, topic, customers)
-    events.send(0, 360, start=dt.datetime(DAY.year, DAY.month, DAY.day, 9))
+    events = Events(bootstrap, topic, customers, elsewhere=elsewhere)
+    first_event = 10_000 if elsewhere else 20_000  # each run its own txn_ids, same warehouse
+    events.send(first_event, 360, start=dt.datetime(DAY.year, DAY.month, DAY.day, 9))
     options = dict(
         available_now=True,
         max_offsets=120,
@@ -153,8 +161,10 @@ def test_every_valid_event_is_scored_once_as_in_process_and_alerts_reach_the_top
     )
     first = run(spark, cfg, **options)
     assert len(first.batches) >= 3
+    in_tasks = {b.in_tasks for b in first.batches if b.scored}
+    assert in_tasks == ({False} if elsewhere else {True})
 
-    got = stored(warehouse)
+    got = stored(warehouse, events.sent)
     assert sorted(got["txn_id"]) == sorted(events.sent)  # each valid event once
     _, model = load_registered(cfg, "anomaly")
     want = expected(events.sent, warehouse, model).set_index("txn_id")
@@ -172,7 +182,7 @@ def test_every_valid_event_is_scored_once_as_in_process_and_alerts_reach_the_top
 
     again = run(spark, cfg, **options)  # from the checkpoint: nothing new, nothing twice
     assert sum(b.scored for b in again.batches) == 0
-    assert len(stored(warehouse)) == len(events.sent)
+    assert len(stored(warehouse, events.sent)) == len(events.sent)
     staged = Path(warehouse.uri_for(SCORES).removeprefix("file://")) / STAGING_DIR
     assert not staged.exists() or not any(staged.iterdir())  # each batch's staged events removed
 
@@ -181,7 +191,7 @@ def test_a_new_champion_is_used_by_the_running_query(spark, world, tmp_path):
     warehouse, cfg, customers = world
     bootstrap = kafka_bootstrap(cfg)
     topic, alerts_topic = topics()
-    events = Events(bootstrap, topic, customers)
+    events = Events(bootstrap, topic, customers, elsewhere=False)
     stop = threading.Event()
     result = {}
     fast = cfg.model_copy(
@@ -202,8 +212,7 @@ def test_a_new_champion_is_used_by_the_running_query(spark, world, tmp_path):
 
     def scored_ids(expected_count: int) -> set[str]:
         for _ in range(120):
-            rows = stored(warehouse)
-            mine = rows[rows["txn_id"].isin(events.sent)]
+            mine = stored(warehouse, events.sent)
             if len(mine) >= expected_count:
                 return dict(zip(mine["txn_id"], mine["model_version"], strict=True))
             time.sleep(0.5)

@@ -26,10 +26,12 @@ from streaming._score_events import (
     VALID_EVENTS,
     first_deliveries,
     later_deliveries,
+    one_task_each,
     valid_events,
 )
 from streaming._score_model import _chunks
 from streaming._score_sink import _alert, with_velocity
+from streaming._score_task import velocity_counts
 from streaming.kafka_source import kafka_schema
 from tests.unit.test_ingest_arrow import assert_equal, edge_events, kafka_rows
 from tests.unit.test_stream_parse import changed
@@ -112,6 +114,62 @@ def test_velocity_with_the_events_span_equals_counting_by_hand(spark, spread_min
     got = {k: {r["txn_id"]: r["txn_count_1h"] for r in v.collect()} for k, v in spans.items()}
     assert {t: n for t, n in got["split"].items() if t != "t-none"} == expected
     assert got["split"] == got["whole"]
+
+
+def stamps_table(rows: list[tuple]) -> pa.Table:
+    return pa.table(
+        {
+            "customer_id": pa.array([c for c, _ in rows], pa.string()),
+            "txn_ts": pa.array([ts for _, ts in rows], pa.timestamp("us", tz="UTC")),
+        }
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_tasks_velocity_equals_counting_by_hand_and_the_spark_window(spark, seed):
+    rng = random.Random(seed)
+    customers = [f"c{i}" for i in range(rng.randrange(1, 6))]
+    # Whole and fractional seconds, ties, an event exactly an hour after a history row.
+    history = [(rng.choice(customers), at(rng.choice([-60, -59.5, rng.uniform(-200, 5)])))]
+    history += [(rng.choice(customers), at(rng.uniform(-200, 5))) for _ in range(300)]
+    events = [(rng.choice(customers), at(rng.choice([0, rng.uniform(0, 90)]))) for _ in range(80)]
+    everything = history + events
+    expected = [
+        sum(1 for c2, ts2 in everything if c2 == c and ts - dt.timedelta(hours=1) < ts2 <= ts)
+        for c, ts in events
+    ]
+    got = velocity_counts(stamps_table(events), stamps_table(history))
+    assert got.tolist() == expected
+    schema = "txn_id string, customer_id string, txn_ts timestamp"
+    window = with_velocity(
+        spark.createDataFrame([(f"t{i}", c, ts) for i, (c, ts) in enumerate(events)], schema),
+        spark.createDataFrame(history, "customer_id string, txn_ts timestamp"),
+    )
+    by_id = {r["txn_id"]: r["txn_count_1h"] for r in window.collect()}
+    assert [by_id[f"t{i}"] for i in range(len(events))] == expected
+
+
+def test_the_tasks_velocity_of_no_events_or_no_history():
+    assert velocity_counts(stamps_table([]), stamps_table([("c1", at(0))])).tolist() == []
+    assert velocity_counts(stamps_table([("c1", at(0))] * 2), stamps_table([])).tolist() == [2, 2]
+
+
+def keys_of(tasks: list[list[tuple[str, str]]]) -> pa.Table:
+    rows = [(t, c, i) for i, task in enumerate(tasks) for t, c in task]
+    return pa.table(
+        {
+            "txn_id": [t for t, _, _ in rows],
+            "customer_id": [c for _, c, _ in rows],
+            "task": pa.array([i for *_, i in rows], pa.int32()),
+        }
+    )
+
+
+def test_a_batch_is_scored_in_its_tasks_only_when_no_customer_or_txn_id_spans_two():
+    assert one_task_each(keys_of([[("t1", "c1"), ("t2", "c1")], [("t3", "c2")]]))
+    assert one_task_each(keys_of([]))
+    assert not one_task_each(keys_of([[("t1", "c1")], [("t2", "c1")]]))  # a customer in two
+    assert not one_task_each(keys_of([[("t1", "c1")], [("t1", "c2")]]))  # a re-send in two
 
 
 @pytest.mark.parametrize(
@@ -258,6 +316,7 @@ def deliveries(rows: list[tuple]) -> pa.Table:
     table = pa.Table.from_pylist([dict(zip(names, r, strict=True)) for r in rows])
     table = table.append_column("txn_date", pa.array([dt.date(2024, 5, 2)] * len(rows)))
     table = table.append_column("txn_ts", pa.array([T0] * len(rows)))
+    table = table.append_column("customer_id", pa.array(["c1"] * len(rows)))
     schema = pa.schema([VALID_EVENTS.field(c) for c in KEY_COLUMNS])
     return table.select(list(KEY_COLUMNS)).cast(schema)
 
