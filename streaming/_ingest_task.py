@@ -1,5 +1,5 @@
 """What one Spark task of the streaming ingest does with its share of a micro-batch (run through
-``mapInArrow`` over the batch's offset ranges): it reads its ranges from Kafka (read_range, as
+``mapInArrow`` over the batch's offset ranges): it reads its ranges from Kafka (read_ranges, as
 the source's own tasks do) and turns the records into bronze events, dead letters and silver
 rows, each written as Parquet into the batch's staging directory of its table, plus a keys file
 of its silver rows for the driver's duplicate check across tasks and against silver.

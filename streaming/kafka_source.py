@@ -65,7 +65,7 @@ from pyspark.sql.types import (
 
 from lakehouse import errors
 from lakehouse.errors import DataLossError, LakehouseError, SourceOptionError
-from streaming._kafka_client import Broker, read_range
+from streaming._kafka_client import Broker, read_range, read_ranges
 from streaming._kafka_offsets import (
     OffsetRange,
     advance,
@@ -130,8 +130,7 @@ def read_ranges_rows(batches: Iterator[pa.RecordBatch], options: KafkaOptions) -
         for batch in batches
         for r in batch.to_pylist()
     ]
-    records = [records for r in ranges for records in read_range(r, options, schema)]
-    return pa.Table.from_batches(records, schema=schema)
+    return pa.Table.from_batches(list(read_ranges(ranges, options, schema)), schema=schema)
 
 
 def register(spark: SparkSession) -> None:

@@ -280,3 +280,41 @@ def test_a_range_the_broker_does_not_have_is_data_loss_unless_told_to_skip(kafka
     ):
         reader.load().count()
     assert rows(reader.option("failOnDataLoss", "false").load()) == produced
+
+
+def test_ranges_read_with_one_consumer_equal_the_broker_and_skip_only_what_is_gone(bootstrap):
+    # A sink task's read (rangesOnly): every partition's range in one consumer, one of them
+    # reaching past what the broker holds and one empty.
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    from streaming._kafka_client import read_ranges
+    from streaming._kafka_offsets import OffsetRange
+    from streaming._kafka_options import parse_options
+
+    topic = new_topic("ranges")
+    produced = produce(bootstrap, topic, 400)  # offsets 0..99 per partition
+    ranges = [
+        OffsetRange(topic, 0, 10, 60),
+        OffsetRange(topic, 1, 0, 100),
+        OffsetRange(topic, 2, 50, 50),  # empty
+        OffsetRange(topic, 3, 90, 150),  # 100..149 were never written
+    ]
+    schema = to_arrow_schema(kafka_source.kafka_schema(), timezone="UTC")
+    options = {"kafka.bootstrap.servers": bootstrap, "subscribe": topic}
+
+    def read(**extra) -> list[tuple]:
+        batches = read_ranges(ranges, parse_options(options | extra), schema)
+        got = [b.to_pylist() for b in batches]
+        return sorted(
+            (tuple(r[c] for c in COLUMNS[:5]) for batch in got for r in batch),
+            key=lambda row: (row[3], row[4]),
+        )
+
+    wanted = [
+        row[:5]
+        for row in produced
+        if (row[3] == 0 and 10 <= row[4] < 60) or row[3] == 1 or (row[3] == 3 and row[4] >= 90)
+    ]
+    assert read(failOnDataLoss="false") == wanted
+    with pytest.raises(DataLossError, match=f"{topic}-3 offsets 90..150"):
+        read()
