@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
@@ -35,11 +35,10 @@ from streaming._kafka_options import KafkaOptions
 from streaming._produce import produce_all
 from streaming._score_events import VALID_EVENTS, first_deliveries, one_task_each, read_keys
 from streaming._score_model import ChampionModel, score_partition
-from streaming._score_task import KAFKA_COLUMNS, SUMMARY, VELOCITY_WINDOW, ScoreTask, scored_files
+from streaming._score_task import KAFKA_COLUMNS, SUMMARY, ScoreTask, scored_files
+from streaming._score_velocity import VELOCITY_WINDOW, with_velocity
 
-__all__ = ["ScoreBatch", "ScoreSink", "with_velocity"]
-
-_VELOCITY_MICROS = VELOCITY_WINDOW // dt.timedelta(microseconds=1)
+__all__ = ["ScoreBatch", "ScoreSink"]
 
 
 @dataclass(frozen=True)
@@ -226,71 +225,6 @@ class ScoreSink:
     def _record(self, result: ScoreBatch) -> None:
         if self.results is not None:
             self.results.append(result)
-
-
-def with_velocity(
-    events: DataFrame,
-    history: DataFrame,
-    *,
-    span: tuple[dt.datetime, dt.datetime] | None = None,
-    partitions: int | None = None,
-) -> DataFrame:
-    """``events`` with ``txn_count_1h``: the customer's transactions in the hour up to each one,
-    inclusive ``(txn_ts - 1h, txn_ts]``, among ``history`` (customer_id, txn_ts of events
-    scored before) and the events themselves: the customer_velocity view's definition, counted
-    from the stream instead of the last materialized day.
-
-    A range window over each customer's transactions in time order, not a join of every event
-    with every earlier one: that grew with the square of a busy customer's hour. ``span``: the
-    (first, last) txn_ts the events lie within; history rows in ``(last - 1h, first]`` are in
-    every event's hour, so they are only counted per customer and the window sorts the rest,
-    and a batch's cost does not grow with the hour's volume. ``partitions``: how many tasks
-    count (and run what follows), instead of spark.sql.shuffle.partitions."""
-    earlier = None
-    if span is not None:
-        first, last = span
-        ts = F.col("txn_ts")
-        in_every_hour = F.coalesce(
-            (ts > F.lit(last - VELOCITY_WINDOW)) & (ts <= F.lit(first)), F.lit(False)
-        )
-        earlier = (
-            history.where(in_every_hour)
-            .groupBy("customer_id")
-            .agg(F.count(F.lit(1)).alias("_earlier"))
-        )
-        history = history.where(~in_every_hour)
-    counted = _window_count(events, history, partitions)
-    if earlier is None:
-        return counted
-    # An event without a time has no hour (the window counts it among the customer's others).
-    has_time = F.col("txn_ts").isNotNull()
-    earlier_count = F.when(has_time, F.coalesce(F.col("_earlier"), F.lit(0))).otherwise(0)
-    total = F.col("txn_count_1h") + earlier_count
-    return (
-        counted.join(F.broadcast(earlier), on="customer_id", how="left")
-        .withColumn("txn_count_1h", total)
-        .select(*counted.columns)
-    )
-
-
-def _window_count(events: DataFrame, history: DataFrame, partitions: int | None) -> DataFrame:
-    micros = F.unix_micros("txn_ts")
-    window = (
-        Window.partitionBy("customer_id")
-        .orderBy(micros)
-        .rangeBetween(-_VELOCITY_MICROS + 1, Window.currentRow)
-    )
-    # The events keep their columns through the window (history rows padded with NULLs), so
-    # no join brings the counts back to them.
-    is_event = F.col("_is_event")
-    timeline = events.withColumn("_is_event", F.lit(True)).unionByName(
-        history.select("customer_id", "txn_ts"), allowMissingColumns=True
-    )
-    if partitions is not None:
-        # Hash-partitioned by customer: the window needs no other shuffle.
-        timeline = timeline.repartition(partitions, "customer_id")
-    counted = timeline.withColumn("txn_count_1h", F.count(F.lit(1)).over(window))
-    return counted.where(is_event).drop("_is_event")
 
 
 def _alert(row, app: str) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:

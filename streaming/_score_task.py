@@ -16,7 +16,6 @@ events. A task whose events have a NULL txn_id, customer or time does not score 
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -37,12 +36,11 @@ from schemas.streaming import TRANSACTION_SCORES_STREAM
 from streaming._kafka_options import KafkaOptions
 from streaming._score_events import valid_events
 from streaming._score_model import score_partition
+from streaming._score_velocity import VELOCITY_WINDOW, velocity_counts
 from streaming.kafka_source import read_ranges_rows
 
-__all__ = ["SUMMARY", "ScoreTask", "scored_files", "velocity_counts"]
+__all__ = ["KAFKA_COLUMNS", "SUMMARY", "ScoreTask", "scored_files"]
 
-VELOCITY_WINDOW = dt.timedelta(hours=1)
-_WINDOW_MICROS = VELOCITY_WINDOW // dt.timedelta(microseconds=1)
 KAFKA_COLUMNS = ("topic", "partition", "offset", "kafka_ts")
 _TS = pa.timestamp("us", tz="UTC")
 # What each task reports. Only successful attempts report, so a failed attempt's files are
@@ -179,32 +177,3 @@ def _may_reach(lows: pa.ChunkedArray, highs: pa.ChunkedArray, low, high) -> pa.C
 
 def _scorable(events: pa.Table) -> bool:
     return all(events[c].null_count == 0 for c in ("txn_id", "customer_id", "txn_ts"))
-
-
-def velocity_counts(events: pa.Table, history: pa.Table) -> np.ndarray:
-    """For each of ``events`` (customer_id, txn_ts; no NULLs), the rows of ``events`` and
-    ``history`` of its customer in ``(txn_ts - 1h, txn_ts]`` (with_velocity's definition).
-
-    Vectorized: times become ranks on one grid of every time and every window start, so a
-    (customer, rank) pair fits one int64 key; each count is the difference of two binary
-    searches in the sorted keys."""
-    n = events.num_rows
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    customers = pa.chunked_array(
-        [*events["customer_id"].chunks, *history["customer_id"].chunks], pa.string()
-    )
-    codes = pc.dictionary_encode(customers).combine_chunks().indices.to_numpy().astype(np.int64)
-    times = np.concatenate([_micros(events["txn_ts"]), _micros(history["txn_ts"])])
-    starts = times[:n] - _WINDOW_MICROS  # exclusive
-    grid = np.unique(np.concatenate([times, starts]))
-    width = np.int64(len(grid) + 1)
-    keys = np.sort(codes * width + np.searchsorted(grid, times))
-    upper = codes[:n] * width + np.searchsorted(grid, times[:n])
-    lower = codes[:n] * width + np.searchsorted(grid, starts)
-    return np.searchsorted(keys, upper, side="right") - np.searchsorted(keys, lower, side="right")
-
-
-def _micros(column: pa.ChunkedArray) -> np.ndarray:
-    micros = pc.cast(pc.cast(column, _TS), pa.int64())
-    return micros.to_numpy().astype(np.int64, copy=False)

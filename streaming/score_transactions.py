@@ -16,6 +16,10 @@ scored by the anomaly model the registry's ``champion`` alias points to (resolve
 shipped to the executors when it changes: a new champion takes over without a restart), written
 exactly once (Delta app transaction), alerts at least once with an idempotency key.
 
+All of it happens in the tasks that read the batch's records (_score_task.py), one Spark job a
+batch, when each customer's and txn_id's events are in one task (the producer keys events by
+customer); otherwise the batch is scored by the same steps as a Spark plan (_score_sink.py).
+
 It reads the topic with its own checkpoint, beside the ingest app: neither waits for the other.
 SIGTERM (or SIGINT) stops it after the batch in flight.
 """

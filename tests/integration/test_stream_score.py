@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
 
 from bench.stream_world import CATEGORIES, build_world, register_anomaly
 from feature_store.banking_views import customer_spend
@@ -212,7 +213,10 @@ def test_a_new_champion_is_used_by_the_running_query(spark, world, tmp_path):
 
     def scored_ids(expected_count: int) -> set[str]:
         for _ in range(120):
-            mine = stored(warehouse, events.sent)
+            try:
+                mine = stored(warehouse, events.sent)
+            except TableNotFoundError:  # the scorer thread has not created it yet
+                mine = []
             if len(mine) >= expected_count:
                 return dict(zip(mine["txn_id"], mine["model_version"], strict=True))
             time.sleep(0.5)

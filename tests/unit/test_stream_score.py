@@ -30,8 +30,8 @@ from streaming._score_events import (
     valid_events,
 )
 from streaming._score_model import _chunks
-from streaming._score_sink import _alert, with_velocity
-from streaming._score_task import velocity_counts
+from streaming._score_sink import _alert
+from streaming._score_velocity import velocity_counts, with_velocity
 from streaming.kafka_source import kafka_schema
 from tests.unit.test_ingest_arrow import assert_equal, edge_events, kafka_rows
 from tests.unit.test_stream_parse import changed
