@@ -249,8 +249,10 @@ class OnDemandFeatureView:
     """Features computed at request time from request fields and other views' features.
 
     ``transform(rows, resources)`` gets the request fields and the ``inputs`` columns and
-    returns the rows with the declared features added; it is a Spark expression, so batch
-    retrieval and the streaming scorer compute it the same way. Nothing is stored.
+    returns the rows with the declared features added, as Spark expressions. ``arrow_transform``
+    (optional) does the same over a pyarrow Table, for lookups without Spark (the streaming
+    scorer's tasks, feature_store/online_arrow.py); a test holds the two equal. Nothing is
+    stored.
     """
 
     name: str
@@ -259,7 +261,6 @@ class OnDemandFeatureView:
     features: tuple[Feature, ...]
     inputs: tuple[str, ...]
     transform: Callable[[DataFrame, Mapping[str, Any]], DataFrame]
-    # The same transform over a pyarrow Table, for serving without Spark (online_arrow.py).
     arrow_transform: Callable[[Any, Mapping[str, Any]], Any] | None = None
     description: str = ""
     owner: str = ""
