@@ -94,11 +94,11 @@ class ScoreTask:
     run_id: str
     uri: str  # the scores table's
     events_dir: str  # relative to ``uri``
-    scores: Staging | None  # None: stage the events only
-    files: pa.Table | None = None  # FILES of the scores table
-    online: Any = None  # feature_store.online_arrow.OnlineSnapshot of transaction_risk
-    model: ModelRef | None = None
-    broadcast: Any = None  # the pickled model (ChampionModel)
+    scores: Staging  # where the scores go
+    files: pa.Table  # FILES of the scores table
+    online: Any  # feature_store.online_arrow.OnlineSnapshot of transaction_risk
+    model: ModelRef
+    broadcast: Any  # the pickled model (ChampionModel)
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         records = read_ranges_rows(batches, self.kafka)
@@ -107,7 +107,7 @@ class ScoreTask:
         row = {"events_file": None, "score_files": [], "scored": True}
         if events.num_rows:
             row["events_file"] = Storage(self.uri).write_parquet(self.events_dir, events)
-            row["scored"] = self.scores is not None and _scorable(events)
+            row["scored"] = _scorable(events)
             if row["scored"]:
                 row["score_files"] = list(self.scores.write(self.score(events)).values())
         yield pa.RecordBatch.from_pylist([row], schema=SUMMARY)
@@ -148,9 +148,8 @@ class ScoreTask:
         return pa.array(seen)
 
     def _history(self, fresh: pa.Table) -> pa.Table:
-        """customer_id, txn_ts of the scores that can be in a fresh event's hour."""
-        if fresh.num_rows == 0:
-            return _SCORED.empty_table().select(["customer_id", "txn_ts"])
+        """customer_id, txn_ts of the scores that can be in a fresh event's hour (``fresh``:
+        at least one event)."""
         first, last = pc.min_max(fresh["txn_ts"]).values()
         since = pa.scalar(first.as_py() - VELOCITY_WINDOW, _TS)
         where = _may_reach(self.files["ts_min"], self.files["ts_max"], since, last)
