@@ -59,6 +59,10 @@ class SparkConfig(_Section):
     # whose --driver-java-options win): e.g. a class-data sharing archive and C1-only JIT,
     # which halve the start-up of short jobs (what the tests run).
     jvm_options: tuple[str, ...] = ()
+    # Python workers are forked from a daemon that has imported pandas, pyarrow, scikit-learn
+    # and the streaming tasks' modules (lakehouse/spark_worker.py): a new worker's first task
+    # then does not pay ~3 s of imports. Needs this package importable on the executors.
+    preload_workers: bool = True
     extra: dict[str, str] = Field(default_factory=dict)
 
 

@@ -51,11 +51,18 @@ def build_spark(app_name: str, cfg: Config) -> SparkSession:
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.sql.execution.arrow.maxRecordsPerBatch": str(cfg.spark.arrow_batch_size),
+        **_daemon(cfg),
         **cfg.spark.extra,
     }
     for key, value in settings.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+def _daemon(cfg: Config) -> dict[str, str]:
+    if not cfg.spark.preload_workers:
+        return {}
+    return {"spark.python.daemon.module": "lakehouse.spark_worker"}
 
 
 def _use_lean_spark_home() -> None:

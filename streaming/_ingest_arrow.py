@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable, Iterator
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import numpy as np
@@ -25,7 +26,19 @@ from schemas.streaming import DEAD_LETTERS, TRANSACTION_EVENTS
 from streaming._ingest_json import parse_values
 from streaming._ingest_parse import _REASONS, KAFKA_COLUMNS, LATE, NOT_JSON
 
-__all__ = ["bronze_batch", "dead_letter_rows", "flag_batch", "refused_mask", "silver_rows"]
+__all__ = [
+    "bronze_batch",
+    "dead_letter_rows",
+    "flag_batch",
+    "flag_batches",
+    "refused_mask",
+    "silver_rows",
+]
+
+# Rows parsed at a time by flag_batches: large enough that a call's fixed cost is small, small
+# enough that parsing starts while the rest of a task's records are still being fetched.
+PARSE_ROWS = 2_000
+_NOT_JSON = "_not_json"
 
 BRONZE_SCHEMA = to_arrow_schema(TRANSACTION_EVENTS.schema, timezone="UTC")
 DEAD_LETTERS_SCHEMA = to_arrow_schema(DEAD_LETTERS.schema, timezone="UTC")
@@ -179,8 +192,53 @@ def _typed(texts: dict[str, pa.Array], bronze: pa.Table, run_id: str) -> dict[st
 def flag_batch(bronze: pa.Table, suite: QualitySuite, *, run_id: str) -> pa.Table:
     """Parse, type and flag each event (``_ingest_parse.flag_events``): the typed transaction
     columns, the Kafka columns and ``_dq_failed_rules``; not a JSON object fails only not_json."""
+    return _flag_typed(_type_batch(bronze, run_id), suite)
+
+
+def flag_batches(
+    kafka: Iterable[pa.RecordBatch],
+    suite: QualitySuite,
+    *,
+    query_id: str,
+    batch_id: int,
+    run_id: str,
+    rows: int = PARSE_ROWS,
+) -> tuple[pa.Table, pa.Table]:
+    """(bronze rows, ``flag_batch`` of them) for Kafka rows that arrive in batches: each ``rows``
+    are parsed and typed as they come, so a task parses while librdkafka fetches the rest (a
+    read waits on broker round trips); the rules run once over all (``unique`` counts across)."""
+    bronze: list[pa.Table] = []
+    typed: list[pa.Table] = []
+    for part in _regrouped(kafka, rows):
+        bronze.append(bronze_batch(part, query_id=query_id, batch_id=batch_id))
+        typed.append(_type_batch(bronze[-1], run_id))
+    if not bronze:
+        empty = BRONZE_SCHEMA.empty_table()
+        return empty, flag_batch(empty, suite, run_id=run_id)
+    return pa.concat_tables(bronze), _flag_typed(pa.concat_tables(typed), suite)
+
+
+def _regrouped(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
+    pending: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        pending.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            yield pa.Table.from_batches(pending)
+            pending, count = [], 0
+    if pending:
+        yield pa.Table.from_batches(pending)
+
+
+def _type_batch(bronze: pa.Table, run_id: str) -> pa.Table:
     texts, not_json = parse_values(bronze["value"])
-    typed = pa.table(_typed(texts, bronze, run_id))
+    return pa.table(_typed(texts, bronze, run_id)).append_column(_NOT_JSON, not_json)
+
+
+def _flag_typed(typed: pa.Table, suite: QualitySuite) -> pa.Table:
+    not_json = typed[_NOT_JSON]
+    typed = typed.drop_columns([_NOT_JSON])
     only_not_json = pa.scalar([NOT_JSON], FAILED_RULES_TYPE)
     return typed.append_column(
         FAILED_RULES, pc.if_else(not_json, only_not_json, failed_rules(typed, suite))

@@ -26,7 +26,7 @@ from lakehouse.quality import QualitySuite
 from schemas.streaming import TRANSACTIONS_STREAM
 from streaming import _ingest_arrow as arrow
 from streaming._kafka_options import KafkaOptions
-from streaming.kafka_source import read_ranges_rows
+from streaming.kafka_source import read_task_ranges
 
 # What each task reports back (one row per task). Only successful task attempts report, so the
 # files listed here are the ones to commit: a failed or speculative attempt's files are not.
@@ -76,21 +76,21 @@ class IngestTask:
         return f"{self.app}:{self.query_id}:{self.batch_id}"
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        records = read_ranges_rows(batches, self.kafka)
+        records = read_task_ranges(batches, self.kafka, per_call=arrow.PARSE_ROWS)
+        ids = {"query_id": self.query_id, "batch_id": self.batch_id}
+        bronze, flagged = arrow.flag_batches(records, self.suite, run_id=self.run_id, **ids)
         summary = dict.fromkeys(SUMMARY.names, 0) | {
             name: [] for name in SUMMARY.names if name.endswith("_files")
         }
-        if records.num_rows:
-            self._process(records, summary)
+        if bronze.num_rows:
+            self._process(bronze, flagged, summary)
         yield pa.RecordBatch.from_pylist([summary], schema=SUMMARY)
 
-    def _process(self, records: pa.Table, summary: dict) -> None:
+    def _process(self, bronze: pa.Table, flagged: pa.Table, summary: dict) -> None:
         ids = {"query_id": self.query_id, "batch_id": self.batch_id}
-        bronze = arrow.bronze_batch(records, **ids)
         summary["events"] = bronze.num_rows
         if self.bronze is not None:
             summary["bronze_files"] = list(self.bronze.write(bronze).values())
-        flagged = arrow.flag_batch(bronze, self.suite, run_id=self.run_id)
         refused = arrow.refused_mask(flagged, late_before=self.late_before)
         dead = arrow.dead_letter_rows(
             flagged, self.suite, app=self.app, late_before=self.late_before, **ids

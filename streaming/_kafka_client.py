@@ -165,12 +165,17 @@ class _Reading:
 
 
 def read_ranges(
-    ranges: Iterable[OffsetRange], options: KafkaOptions, schema: pa.Schema
+    ranges: Iterable[OffsetRange],
+    options: KafkaOptions,
+    schema: pa.Schema,
+    *,
+    per_call: int = READ_BATCH,
 ) -> Iterator[pa.RecordBatch]:
     """The records of ``ranges`` (one per partition) as Arrow batches, with one consumer:
     librdkafka fetches every assigned partition in each request. A consumer per range paid its
     connection and first round trips every time: 8 ranges of ~300 records took ~0.3 s of a task
-    against a busy broker."""
+    against a busy broker. A call waits for ``per_call`` records (or the ranges' end), while
+    librdkafka keeps fetching the next in the background."""
     todo = {(r.topic, r.partition): _Reading(r, r.start, r.end) for r in ranges if r.size > 0}
     if not todo:
         return
@@ -182,7 +187,7 @@ def read_ranges(
         while todo:
             left = sum(r.end - r.position for r in todo.values())
             # Never ask for more than the ranges hold: librdkafka would wait out the timeout.
-            messages = consumer.consume(num_messages=min(READ_BATCH, left), timeout=1.0)
+            messages = consumer.consume(num_messages=min(per_call, left), timeout=1.0)
             got = _by_partition(messages)
             done = []
             for key, reading in todo.items():

@@ -44,7 +44,7 @@ def source_options(
 ) -> dict[str, str]:
     """The Kafka source's options for an app reading ``topic``. With ``range_tasks`` the source
     gives each batch's offset ranges in that many balanced groups (rangesOnly, rangeGroups):
-    the sink's tasks read the records themselves (kafka_source.read_ranges_rows)."""
+    the sink's tasks read the records themselves (kafka_source.read_task_ranges)."""
     options = {
         "kafka.bootstrap.servers": bootstrap,
         "subscribe": topic,

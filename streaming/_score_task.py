@@ -33,11 +33,12 @@ from lakehouse.quality import QualitySuite
 from models.anomaly import INPUT_COLUMNS
 from models.scoring import ModelRef
 from schemas.streaming import TRANSACTION_SCORES_STREAM
+from streaming._ingest_arrow import PARSE_ROWS
 from streaming._kafka_options import KafkaOptions
 from streaming._score_events import valid_events
 from streaming._score_model import score_partition
 from streaming._score_velocity import VELOCITY_WINDOW, velocity_counts
-from streaming.kafka_source import read_ranges_rows
+from streaming.kafka_source import read_task_ranges
 
 __all__ = ["KAFKA_COLUMNS", "SUMMARY", "ScoreTask", "scored_files"]
 
@@ -101,7 +102,7 @@ class ScoreTask:
     broadcast: Any  # the pickled model (ChampionModel)
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        records = read_ranges_rows(batches, self.kafka)
+        records = read_task_ranges(batches, self.kafka, per_call=PARSE_ROWS)
         ids = {"query_id": self.query_id, "batch_id": self.batch_id, "run_id": self.run_id}
         events = valid_events(records, self.suite, **ids)
         row = {"events_file": None, "score_files": [], "scored": True}

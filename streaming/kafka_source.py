@@ -65,7 +65,7 @@ from pyspark.sql.types import (
 
 from lakehouse import errors
 from lakehouse.errors import DataLossError, LakehouseError, SourceOptionError
-from streaming._kafka_client import Broker, read_range, read_ranges
+from streaming._kafka_client import READ_BATCH, Broker, read_range, read_ranges
 from streaming._kafka_offsets import (
     OffsetRange,
     advance,
@@ -83,7 +83,7 @@ __all__ = [
     "RANGES_SCHEMA",
     "KafkaSource",
     "kafka_schema",
-    "read_ranges_rows",
+    "read_task_ranges",
     "register",
     "typed_errors",
 ]
@@ -121,16 +121,19 @@ RANGES_SCHEMA = StructType(
 )
 
 
-def read_ranges_rows(batches: Iterator[pa.RecordBatch], options: KafkaOptions) -> pa.Table:
+def read_task_ranges(
+    batches: Iterator[pa.RecordBatch], options: KafkaOptions, *, per_call: int = READ_BATCH
+) -> Iterator[pa.RecordBatch]:
     """The records of a rangesOnly task's RANGES_SCHEMA rows (``mapInArrow``'s input), as
-    Spark's Kafka rows: what the sink's task reads for itself."""
+    Spark's Kafka rows, in batches as they arrive (``per_call`` records at most per librdkafka
+    call): what the sink's task reads for itself."""
     schema = to_arrow_schema(kafka_schema(), timezone="UTC")
     ranges = [
         OffsetRange(r["topic"], r["partition"], r["fromOffset"], r["untilOffset"])
         for batch in batches
         for r in batch.to_pylist()
     ]
-    return pa.Table.from_batches(list(read_ranges(ranges, options, schema)), schema=schema)
+    return read_ranges(ranges, options, schema, per_call=per_call)
 
 
 def register(spark: SparkSession) -> None:

@@ -57,3 +57,19 @@ def test_python_workers_import_pyspark_from_site_packages_not_the_zip(spark):
     (row,) = spark.range(1).repartition(1).mapInPandas(pyspark_file, "file string").collect()
     assert ".zip" not in row["file"]
     assert Path(row["file"]).is_file()
+
+
+def test_python_workers_are_forked_from_the_daemon_that_preloads_their_imports(spark):
+    # lakehouse/spark_worker.py imports pandas, pyarrow, scikit-learn and the streaming tasks'
+    # modules once; a worker forked from it has them before its first task.
+    import pandas as pd
+
+    def daemon(batches):
+        import sys
+
+        main = sys.modules["__main__"]
+        for _ in batches:
+            yield pd.DataFrame({"main": [getattr(main, "__file__", "")]})
+
+    (row,) = spark.range(1).repartition(1).mapInPandas(daemon, "main string").collect()
+    assert row["main"].endswith("lakehouse/spark_worker.py")

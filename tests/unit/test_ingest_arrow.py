@@ -25,7 +25,7 @@ from lakehouse.generate.defects import (
 )
 from lakehouse.generate.kafka_sink import transaction_events
 from lakehouse.merchants import load_merchant_rules
-from lakehouse.quality import FAILED_RULES, load_suite
+from lakehouse.quality import FAILED_RULES, Rule, load_suite
 from schemas.streaming import DEAD_LETTERS, TRANSACTION_EVENTS, TRANSACTIONS_STREAM
 from streaming import _ingest_arrow as arrow
 from streaming import _ingest_parse as parse
@@ -200,6 +200,28 @@ def test_bronze_takes_a_record_batch(kafka):
 def test_flags_equal_sparks_for_every_kind_of_event(both):
     flagged_df, flagged = both
     assert_equal(flagged, flagged_df.toArrow(), *COORDINATES)
+
+
+def test_flags_of_batches_as_a_task_reads_them_equal_the_whole_tables(kafka, suite):
+    # flag_batches parses as batches arrive; a unique rule still counts across all of them.
+    unique = suite.model_copy(
+        update={
+            "rules": (
+                *suite.rules,
+                Rule(name="txn_id_unique", check="unique", column="txn_id"),
+            )
+        }
+    )
+    batches = kafka.to_batches(max_chunksize=700)
+    ids = {"query_id": "q", "batch_id": 7, "run_id": "run"}
+    bronze, flagged = arrow.flag_batches(iter(batches), unique, rows=1_000, **ids)
+    whole = arrow.bronze_batch(kafka, query_id="q", batch_id=7)
+    assert bronze.equals(whole)
+    assert flagged.equals(arrow.flag_batch(whole, unique, run_id="run"))
+    assert "txn_id_unique" in pc.list_flatten(flagged[FAILED_RULES]).to_pylist()
+    none, nothing = arrow.flag_batches(iter([]), unique, **ids)
+    assert none.num_rows == nothing.num_rows == 0
+    assert nothing.schema == flagged.schema
 
 
 def test_the_edge_cases_really_vary(both):
