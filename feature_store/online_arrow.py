@@ -24,6 +24,7 @@ import pyarrow.dataset as pads
 
 from feature_store.core import FEATURE_TS, FeatureView, OnDemandFeatureView
 from lakehouse.delta._files import Storage
+from lakehouse.delta._log import active_files
 from lakehouse.errors import FeatureDefinitionError, SourceUnavailableError
 
 __all__ = ["OnlineSnapshot", "OnlineTable"]
@@ -48,12 +49,12 @@ class OnlineTable:
     @classmethod
     def pin(cls, table, view: FeatureView) -> OnlineTable:
         """``table`` (a lakehouse Table, view's online table) at its current version."""
-        delta = table.delta()
+        delta = table.delta()  # one load: the version and its files
         return cls(
             view=view.name,
             uri=table.uri,
             version=delta.version(),
-            files=tuple(f.path for f in table.active_files(version=delta.version())),
+            files=tuple(f.path for f in active_files(delta)),
             key=view.entity.join_key,
             features=view.feature_names,
             ttl_micros=int(view.ttl.total_seconds() * 1_000_000),

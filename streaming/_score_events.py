@@ -128,12 +128,13 @@ def read_keys(storage: Storage, files: list[str]) -> pa.Table:
     return keys.append_column("task", pa.array(task, pa.int32()))
 
 
-def one_task_each(keys: pa.Table) -> bool:
-    """Whether every txn_id and every customer of ``keys`` (read_keys') is in one task only:
-    then each task's events are all it needs to score them."""
-    for column in ("txn_id", "customer_id"):
-        tasks = keys.group_by(column).aggregate([("task", "count_distinct")])
-        if tasks.num_rows and pc.max(tasks["task_count_distinct"]).as_py() > 1:
+def one_task_each(*per_task: pa.ChunkedArray) -> bool:
+    """Whether no value is in two tasks: each of ``per_task`` is a list column with a row per
+    task, its distinct values (customers, txn_ids). Then each task's events are all it needs
+    to score them."""
+    for lists in per_task:
+        values = pc.list_flatten(lists)
+        if len(values) != pc.count_distinct(values, mode="all").as_py():
             return False
     return True
 

@@ -65,6 +65,7 @@ class ScoreSink:
     alerts_topic: str
     results: list[ScoreBatch] | None = None
     _query_id: str | None = field(default=None, init=False)
+    _committed: int | None = field(default=None, init=False)  # the last batch committed here
 
     def __post_init__(self) -> None:
         self.table: Table = self.warehouse.create(TRANSACTION_SCORES_STREAM)
@@ -79,8 +80,7 @@ class ScoreSink:
     def __call__(self, raw: DataFrame, batch_id: int) -> None:
         started = time.monotonic()
         txn = AppTransaction(f"{self.app}:{self.query_id}", batch_id)
-        done = self.table.transaction_version(txn.app_id)
-        if done is not None and done >= batch_id:
+        if self._replayed(txn):
             self._record(ScoreBatch(batch_id, 0, 0, None, True, time.monotonic() - started))
             return
         spark = raw.sparkSession
@@ -107,13 +107,16 @@ class ScoreSink:
             # partition per core (rangeGroups), a Kafka partition's range never split.
             summary = raw.mapInArrow(task, from_arrow_schema(SUMMARY)).toArrow()
             files = [f for f in summary["events_file"].to_pylist() if f is not None]
-            keys = read_keys(storage, files)
-            in_tasks = all(summary["scored"].to_pylist()) and one_task_each(keys)
+            in_tasks = all(summary["scored"].to_pylist()) and one_task_each(
+                summary["customers"], summary["txn_ids"]
+            )
             if in_tasks:
                 done_files = [f for fs in summary["score_files"].to_pylist() for f in fs]
-                written, alerts = self._commit_staged(scores, done_files, txn)
+                sent = pc.list_flatten(summary["alerts"]).to_pylist()
+                written, alerts = self._commit_staged(scores, done_files, sent, txn), len(sent)
             else:
                 self.table.discard_staged(scores)
+                keys = read_keys(storage, files)
                 plan = self._scores_plan(spark, storage, files, keys, batch_id, ref, broadcast)
                 written, alerts = self._write(plan, txn)
         finally:
@@ -122,18 +125,27 @@ class ScoreSink:
             with contextlib.suppress(OSError):
                 self.table.discard_staged(scores)
         seconds = time.monotonic() - started
+        self._committed = batch_id
         self._record(
             ScoreBatch(batch_id, written, alerts, ref.version, False, seconds, in_tasks=in_tasks)
         )
 
+    def _replayed(self, txn: AppTransaction) -> bool:
+        """Whether the scores table already holds this batch: a batch replayed after a crash
+        that followed its commit. Asked of the log only for the query's first batch here:
+        Spark runs a checkpoint's batches in one process at a time, in order, and the
+        commit checks the app transaction again either way."""
+        if self._committed is not None and txn.version > self._committed:
+            return False
+        done = self.table.transaction_version(txn.app_id)
+        return done is not None and done >= txn.version
+
     def _commit_staged(
-        self, scores: Staging, files: list[str], txn: AppTransaction
-    ) -> tuple[int, int]:
-        """The tasks' scores: alerts out (acknowledged), then one commit."""
-        rows = scores.read(files)
-        alerts = [] if rows is None else rows.filter(pc.field("is_alert")).to_pylist()
+        self, scores: Staging, files: list[str], alerts: list[dict], txn: AppTransaction
+    ) -> int:
+        """The tasks' scores: their alerts out (acknowledged), then one commit."""
         self._send(alerts)
-        return self.table.commit_staged(scores, files, txn=txn).rows_written, len(alerts)
+        return self.table.commit_staged(scores, files, txn=txn).rows_written
 
     def _write(self, scored: DataFrame, txn: AppTransaction) -> tuple[int, int]:
         alerts: list[dict] = []

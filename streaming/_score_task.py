@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
+from pyspark.sql.pandas.types import to_arrow_schema
 
 from lakehouse.delta import ActiveFile
 from lakehouse.delta._files import Storage
@@ -40,17 +41,34 @@ from streaming._score_model import score_partition
 from streaming._score_velocity import VELOCITY_WINDOW, velocity_counts
 from streaming.kafka_source import read_task_ranges
 
-__all__ = ["KAFKA_COLUMNS", "SUMMARY", "ScoreTask", "scored_files"]
+__all__ = ["ALERT_COLUMNS", "KAFKA_COLUMNS", "SUMMARY", "ScoreTask", "scored_files"]
 
 KAFKA_COLUMNS = ("topic", "partition", "offset", "kafka_ts")
 _TS = pa.timestamp("us", tz="UTC")
 # What each task reports. Only successful attempts report, so a failed attempt's files are
 # never read or committed.
+_SCORES = to_arrow_schema(TRANSACTION_SCORES_STREAM.schema, timezone="UTC")
+# What an alert record says (_score_sink._alert).
+ALERT_COLUMNS = (
+    "txn_id",
+    "customer_id",
+    "txn_ts",
+    "amount",
+    "anomaly_score",
+    "reason",
+    "model_name",
+    "model_version",
+)
 SUMMARY = pa.schema(
     [
         ("events_file", pa.string()),  # None: no valid events
         ("score_files", pa.list_(pa.string())),  # in the scores staging, as Staging.write named
         ("scored", pa.bool_()),  # False: the task could not score; the Spark plan will
+        # The task's distinct customers and txn_ids: the driver checks that no other task has
+        # any of them (one_task_each) before it commits the tasks' scores.
+        ("customers", pa.list_(pa.string())),
+        ("txn_ids", pa.list_(pa.string())),
+        ("alerts", pa.list_(pa.struct([_SCORES.field(c) for c in ALERT_COLUMNS]))),
     ]
 )
 # The scores table's files as the tasks need them: where, which date, and the ranges of the
@@ -105,12 +123,18 @@ class ScoreTask:
         records = read_task_ranges(batches, self.kafka, per_call=PARSE_ROWS)
         ids = {"query_id": self.query_id, "batch_id": self.batch_id, "run_id": self.run_id}
         events = valid_events(records, self.suite, **ids)
-        row = {"events_file": None, "score_files": [], "scored": True}
+        row = {"events_file": None, "score_files": [], "scored": True, "alerts": []}
+        row["customers"] = pc.unique(events["customer_id"]).to_pylist()
+        row["txn_ids"] = pc.unique(events["txn_id"]).to_pylist()
         if events.num_rows:
             row["events_file"] = Storage(self.uri).write_parquet(self.events_dir, events)
             row["scored"] = _scorable(events)
-            if row["scored"]:
-                row["score_files"] = list(self.scores.write(self.score(events)).values())
+        if events.num_rows and row["scored"]:
+            scores = self.score(events)
+            row["score_files"] = list(self.scores.write(scores).values())
+            if scores.num_rows:
+                alerts = scores.filter(pc.field("is_alert")).select(list(ALERT_COLUMNS))
+                row["alerts"] = alerts.to_pylist()
         yield pa.RecordBatch.from_pylist([row], schema=SUMMARY)
 
     def score(self, events: pa.Table) -> pa.Table:
