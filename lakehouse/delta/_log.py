@@ -188,6 +188,13 @@ def _committed_version(table: DeltaTable, commit_id: str) -> int:
     return table.version()
 
 
+# A checkpoint every 10 commits, Delta Lake's own default (delta-rs defaults to 100): a reader
+# replays every JSON commit since the last checkpoint, and a streaming table commits once a
+# micro-batch. Loading the scorer's table took 23-40 ms at 60 commits past a checkpoint,
+# 4-7 ms within 10 of one; it is loaded a few times a batch.
+DEFAULT_PROPERTIES = {"delta.checkpointInterval": "10"}
+
+
 def create(
     storage: Storage,
     name: str,
@@ -208,8 +215,9 @@ def create(
         storage_options=dict(storage_options or {}),
     )
     # delta-rs refuses unknown keys at create time but stores them through ALTER.
-    if configuration:
-        table.alter.set_table_properties(dict(configuration), raise_if_not_exists=False)
+    table.alter.set_table_properties(
+        {**DEFAULT_PROPERTIES, **configuration}, raise_if_not_exists=False
+    )
     return table
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -104,3 +105,18 @@ def test_not_null_wrong_types_and_replays_are_refused_or_skipped(warehouse):
         table.commit_staged(staging, list(files.values()), txn=txn)
     assert table.count() == 1
     assert table.version == before + 1
+
+
+def test_a_frequently_committed_table_is_checkpointed_every_ten_commits(spark, warehouse):
+    # Readers replay the JSON commits since the last checkpoint: a streaming table commits
+    # once a micro-batch, and delta-rs's own default (100) made every load slower.
+    table = warehouse.create(dataclasses.replace(EVENTS, name="silver.often"))
+    for i in range(12):
+        staging = table.new_staging()
+        files = staging.write(arrow_events([(f"e{i}", D1, float(i), "new")]))
+        table.commit_staged(staging, list(files.values()))
+    assert table.delta().metadata().configuration["delta.checkpointInterval"] == "10"
+    log = {p.name for p in (Path(table.uri) / "_delta_log").iterdir()}
+    assert any(name.endswith(".checkpoint.parquet") for name in log), sorted(log)
+    assert DeltaTable(table.uri).to_pyarrow_table().num_rows == 12
+    assert table.to_spark(spark).count() == 12
