@@ -33,7 +33,8 @@ def table(spark, warehouse):
 def data_files(table) -> set[str]:
     from pathlib import Path
 
-    return {str(p) for p in Path(table.uri).rglob("*.parquet") if "_staging" not in str(p)}
+    files = Path(table.uri).rglob("*.parquet")
+    return {str(p) for p in files if not {"_staging", "_delta_log"} & set(p.parts)}
 
 
 def assert_unchanged(spark, table, version: int, files: set[str]) -> None:

@@ -161,7 +161,8 @@ def versions(root: Path) -> dict[str, int]:
 
 
 def uncommitted_files(table: Path) -> list[Path]:
-    """Parquet files in the table's partitions that no version of its log added."""
+    """Parquet files in the table's partitions that no version of its log added (the log's
+    own checkpoints are not data files)."""
     delta = DeltaTable(str(table))
     added = set()
     for version in range(delta.version() + 1):
@@ -169,7 +170,7 @@ def uncommitted_files(table: Path) -> list[Path]:
     return [
         p
         for p in table.rglob("*.parquet")
-        if "_staging" not in p.parts and p.resolve() not in added
+        if not {"_staging", "_delta_log"} & set(p.parts) and p.resolve() not in added
     ]
 
 
