@@ -71,6 +71,7 @@ class IngestSink:
         self.silver = self.warehouse.create(TRANSACTIONS_STREAM)
         self._query_id: str | None = None
         self._newest: dt.date | None = None  # the newest txn_date in silver
+        self._committed: int | None = None  # the last batch committed here
 
     @property
     def query_id(self) -> str:
@@ -85,7 +86,7 @@ class IngestSink:
         started = time.monotonic()
         txn = AppTransaction(f"{self.app}:{self.query_id}", batch_id)
         tables = (self.bronze, self.dead, self.silver)
-        done = tuple(t.name for t in tables if _has(t, txn))
+        done = self._replayed(tables, txn)
         if len(done) == 3:
             self._record(BatchResult(batch_id, 0, 0, 0, done, time.monotonic() - started))
             return
@@ -138,9 +139,19 @@ class IngestSink:
             storage = Storage(self.silver.uri)
             with contextlib.suppress(OSError):
                 storage.delete_dir(keys_dir)
+        self._committed = batch_id
         self._record(
             BatchResult(batch_id, events, written, dead_count, done, time.monotonic() - started)
         )
+
+    def _replayed(self, tables: Sequence[Table], txn: AppTransaction) -> tuple[str, ...]:
+        """The tables that already hold this batch (a replay after a crash between or after
+        its commits). Asked of the logs only for the query's first batch in this process:
+        Spark runs a checkpoint's batches in one process at a time, in order, and each commit
+        checks the app transaction again either way."""
+        if self._committed is not None and txn.version > self._committed:
+            return ()
+        return tuple(t.name for t in tables if _has(t, txn))
 
     def _late_before(self) -> dt.date | None:
         """Valid events dated before this are late: the watermark lags the newest txn_date
