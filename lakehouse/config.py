@@ -61,7 +61,7 @@ class SparkConfig(_Section):
     jvm_options: tuple[str, ...] = ()
     # Python workers are forked from a daemon that has imported pandas, pyarrow, scikit-learn
     # and the streaming tasks' modules (lakehouse/spark_worker.py): a new worker's first task
-    # then does not pay ~3 s of imports. Needs this package importable on the executors.
+    # then does not pay ~3 s of imports. Where this process starts Spark (not spark-submit).
     preload_workers: bool = True
     extra: dict[str, str] = Field(default_factory=dict)
 

@@ -35,6 +35,10 @@ def build_spark(app_name: str, cfg: Config) -> SparkSession:
         os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
         if cfg.spark.master.startswith("local"):
             _use_lean_spark_home()
+        if cfg.spark.preload_workers:
+            # Only where this process starts Spark: under spark-submit the code may travel as
+            # --py-files, which a worker adds to its path per task, too late for the daemon.
+            builder = builder.config("spark.python.daemon.module", "lakehouse.spark_worker")
     jars = _present_jars(cfg.spark.jars, launched.get("spark.jars", ""))
     if jars:
         builder = builder.config("spark.jars", jars)
@@ -51,7 +55,6 @@ def build_spark(app_name: str, cfg: Config) -> SparkSession:
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.sql.execution.arrow.maxRecordsPerBatch": str(cfg.spark.arrow_batch_size),
-        **_daemon(cfg),
         # file:// paths without Hadoop's .crc side files (which no other reader of the tables
         # uses): a streaming query writes two small checkpoint files a micro-batch, and with
         # checksums they took ~120 ms of each scorer batch here instead of ~70.
@@ -62,12 +65,6 @@ def build_spark(app_name: str, cfg: Config) -> SparkSession:
     for key, value in settings.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
-
-
-def _daemon(cfg: Config) -> dict[str, str]:
-    if not cfg.spark.preload_workers:
-        return {}
-    return {"spark.python.daemon.module": "lakehouse.spark_worker"}
 
 
 def _use_lean_spark_home() -> None:
