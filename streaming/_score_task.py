@@ -45,8 +45,6 @@ __all__ = ["ALERT_COLUMNS", "KAFKA_COLUMNS", "SUMMARY", "ScoreTask", "scored_fil
 
 KAFKA_COLUMNS = ("topic", "partition", "offset", "kafka_ts")
 _TS = pa.timestamp("us", tz="UTC")
-# What each task reports. Only successful attempts report, so a failed attempt's files are
-# never read or committed.
 _SCORES = to_arrow_schema(TRANSACTION_SCORES_STREAM.schema, timezone="UTC")
 # What an alert record says (_score_sink._alert).
 ALERT_COLUMNS = (
@@ -59,6 +57,8 @@ ALERT_COLUMNS = (
     "model_name",
     "model_version",
 )
+# What each task reports. Only successful attempts report, so a failed attempt's files are
+# never read or committed.
 SUMMARY = pa.schema(
     [
         ("events_file", pa.string()),  # None: no valid events
