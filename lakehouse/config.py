@@ -119,10 +119,9 @@ class StreamingConfig(_Section):
 
     # Relative paths resolve against LAKEHOUSE_HOME; one subdirectory per query name.
     checkpoints: str = "checkpoints"
-    # Spark's processing-time trigger; a micro-batch costs ~0.5 s fixed here, so shorter
-    # intervals only make Spark warn that it is falling behind.
-    # A micro-batch starts at most this often; one that takes longer is followed at once. At
-    # 1 second, a scorer batch of ~0.9 s waited for the next second (p99 ~1 s + a batch).
+    # Spark's processing-time trigger: a micro-batch starts at most this often, and one that
+    # takes longer is followed at once. At 1 second, a scorer batch of ~0.9 s waited for the
+    # next whole second (p99 ~1 s + a batch).
     trigger_interval: str = "500 milliseconds"
     # Events per micro-batch at most; 250k-500k keeps the fixed cost per batch small.
     max_offsets_per_trigger: int = Field(default=250_000, ge=1)

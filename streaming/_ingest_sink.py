@@ -32,6 +32,7 @@ from lakehouse.quality import QualitySuite
 from schemas.streaming import DEAD_LETTERS, TRANSACTION_EVENTS, TRANSACTIONS_STREAM
 from streaming._ingest_task import SUMMARY, IngestTask, first_per_txn, latest_first
 from streaming._kafka_options import KafkaOptions
+from streaming._lifecycle import may_be_replay
 from streaming._produce import produce_all
 
 AfterCommit = Callable[[str, int], None]
@@ -146,10 +147,8 @@ class IngestSink:
 
     def _replayed(self, tables: Sequence[Table], txn: AppTransaction) -> tuple[str, ...]:
         """The tables that already hold this batch (a replay after a crash between or after
-        its commits). Asked of the logs only for the query's first batch in this process:
-        Spark runs a checkpoint's batches in one process at a time, in order, and each commit
-        checks the app transaction again either way."""
-        if self._committed is not None and txn.version > self._committed:
+        its commits)."""
+        if not may_be_replay(txn.version, last_committed=self._committed):
             return ()
         return tuple(t.name for t in tables if _has(t, txn))
 

@@ -28,9 +28,17 @@ from lakehouse.errors import SourceUnavailableError
 if TYPE_CHECKING:
     from lakehouse.config import Config
 
-__all__ = ["app_logging", "app_main", "run_app", "run_query", "source_options"]
+__all__ = ["app_logging", "app_main", "may_be_replay", "run_app", "run_query", "source_options"]
 
 log = logging.getLogger(__name__)
+
+
+def may_be_replay(batch_id: int, *, last_committed: int | None) -> bool:
+    """Whether a foreachBatch sink must ask its tables' logs if ``batch_id`` is committed
+    already (a replay after a crash): only for the query's first batch in this process, or one
+    not after the last the sink committed. Spark runs a checkpoint's batches in one process at
+    a time and in order, and each commit checks the app transaction again either way."""
+    return last_committed is None or batch_id <= last_committed
 
 
 def source_options(

@@ -32,6 +32,7 @@ from lakehouse.quality import QualitySuite
 from models.anomaly import INPUT_COLUMNS
 from schemas.streaming import TRANSACTION_SCORES_STREAM
 from streaming._kafka_options import KafkaOptions
+from streaming._lifecycle import may_be_replay
 from streaming._produce import produce_all
 from streaming._score_events import VALID_EVENTS, first_deliveries, one_task_each, read_keys
 from streaming._score_model import ChampionModel, score_partition
@@ -131,11 +132,9 @@ class ScoreSink:
         )
 
     def _replayed(self, txn: AppTransaction) -> bool:
-        """Whether the scores table already holds this batch: a batch replayed after a crash
-        that followed its commit. Asked of the log only for the query's first batch here:
-        Spark runs a checkpoint's batches in one process at a time, in order, and the
-        commit checks the app transaction again either way."""
-        if self._committed is not None and txn.version > self._committed:
+        """Whether the scores table already holds this batch (replayed after a crash that
+        followed its commit)."""
+        if not may_be_replay(txn.version, last_committed=self._committed):
             return False
         done = self.table.transaction_version(txn.app_id)
         return done is not None and done >= txn.version
